@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::consts::{alloc_client_status, alloc_desired_status, task_state};
 use crate::duration::{GoTime, Nanos};
 use crate::job::Job;
+use std::sync::Arc;
 use crate::node::short;
 use crate::resources::{DnsConfig, NetworkResource, Resources};
 use crate::serde_util::nullable;
@@ -35,8 +36,9 @@ pub struct Allocation {
     /// Job ID.
     #[serde(rename = "JobID")]
     pub job_id: String,
-    /// Job snapshot.
-    pub job: Option<Job>,
+    /// The job as it was when this allocation was placed. Shared: a million
+    /// allocations of one job version hold one copy.
+    pub job: Option<Arc<Job>>,
     /// Group name.
     pub task_group: String,
     /// Legacy total resources.
@@ -163,7 +165,7 @@ impl Allocation {
             node_name: self.node_name.clone(),
             job_id: self.job_id.clone(),
             job_type: job.map(|j| j.job_type().to_string()).unwrap_or_default(),
-            job_version: job.map(Job::version).unwrap_or(0),
+            job_version: job.map(|j| j.version()).unwrap_or(0),
             task_group: self.task_group.clone(),
             allocated_resources: self.allocated_resources.clone(),
             desired_status: self.desired_status.clone(),
