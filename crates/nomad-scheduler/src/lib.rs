@@ -31,7 +31,6 @@
 //!   penalties, affinities, spread blocks, and the final normalisation.
 //! * [`ports`]: static and dynamic port bookkeeping per node.
 //! * [`rng`]: the seeded generator and the per-evaluation node shuffle.
-//! * [`reschedule`]: reschedule delays and eligibility.
 //! * [`limit`]: how many scored candidates a placement considers.
 //!
 //! The Job/Node/Allocation-facing API (feasibility stack, reconciler, plan
@@ -76,7 +75,6 @@
 pub mod constraint;
 pub mod limit;
 pub mod ports;
-pub mod reschedule;
 pub mod rng;
 pub mod score;
 pub mod target;
