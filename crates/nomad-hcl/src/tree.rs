@@ -23,6 +23,9 @@ pub struct Attribute {
     pub value: hcl::Value,
     /// Where the value's expression stands.
     pub value_span: Span,
+    /// Whether the value was written as an object constructor (`{ ... }`).
+    /// Nomad's free-form maps (driver `config`) wrap such values in a list.
+    pub object_literal: bool,
 }
 
 /// `ident "label" ... { body }`.
@@ -33,4 +36,16 @@ pub struct Block {
     /// Where the block's identifier stands.
     pub span: Span,
     pub body: Body,
+}
+
+impl Body {
+    /// The first attribute with this key.
+    pub fn attribute(&self, key: &str) -> Option<&Attribute> {
+        self.attributes.iter().find(|a| a.key == key)
+    }
+
+    /// The blocks of one type, in source order.
+    pub fn blocks_of<'a>(&'a self, ident: &'a str) -> impl Iterator<Item = &'a Block> + 'a {
+        self.blocks.iter().filter(move |b| b.ident == ident)
+    }
 }

@@ -8,11 +8,11 @@ use serde::{Deserialize, Serialize};
 use crate::consts::{alloc_client_status, alloc_desired_status, task_state};
 use crate::duration::{GoTime, Nanos};
 use crate::job::Job;
-use std::sync::Arc;
 use crate::node::short;
 use crate::resources::{DnsConfig, NetworkResource, Resources};
 use crate::serde_util::nullable;
 use crate::task::TaskLifecycle;
+use std::sync::Arc;
 
 /// An allocation.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

@@ -1,0 +1,147 @@
+//! `nomad job init`, `nomad job validate`, `nomad job run`.
+
+use crate::jobfile::{self, JobFileArgs};
+use crate::Io;
+use clap::Args;
+
+const EXAMPLE: &str = include_str!("../../assets/example.nomad.hcl");
+const EXAMPLE_SHORT: &str = include_str!("../../assets/example-short.nomad.hcl");
+const DEFAULT_INIT_FILE: &str = "example.nomad.hcl";
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Write a minimal job file without comments.
+    #[arg(long)]
+    short: bool,
+    /// Write a Consul Connect example (not available in this implementation).
+    #[arg(long)]
+    connect: bool,
+    /// File to write (default example.nomad.hcl).
+    file: Option<String>,
+}
+
+pub fn init(args: InitArgs, io: &mut Io<'_>) -> i32 {
+    if args.connect {
+        let _ = writeln!(io.err, "The -connect example needs Consul service mesh, which this implementation does not support.");
+        return 1;
+    }
+    let file = args.file.unwrap_or_else(|| DEFAULT_INIT_FILE.to_string());
+    if std::path::Path::new(&file).exists() {
+        let _ = writeln!(io.err, "Job '{file}' already exists");
+        return 1;
+    }
+    let body = if args.short { EXAMPLE_SHORT } else { EXAMPLE };
+    if let Err(e) = std::fs::write(&file, body) {
+        let _ = writeln!(io.err, "Failed to write '{file}': {e}");
+        return 1;
+    }
+    let _ = writeln!(io.out, "Example job file written to {file}");
+    0
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    file: JobFileArgs,
+    /// Accepted for compatibility; Vault is not integrated.
+    #[arg(long = "vault-token", hide = true)]
+    vault_token: Option<String>,
+    /// Accepted for compatibility; Vault is not integrated.
+    #[arg(long = "vault-namespace", hide = true)]
+    vault_namespace: Option<String>,
+    /// The job file, or `-` for stdin.
+    path: String,
+}
+
+pub fn validate(args: ValidateArgs, io: &mut Io<'_>) -> i32 {
+    let loaded = match jobfile::load(&args.path, &args.file, io) {
+        Ok(j) => j,
+        Err(e) => {
+            let _ = writeln!(io.err, "{e}");
+            return 1;
+        }
+    };
+    // There is no agent to ask yet, so the job is checked here, as Nomad does
+    // when it cannot reach one.
+    let _ = writeln!(
+        io.out,
+        "Driver configuration not validated since connection to Nomad agent couldn't be established.\n"
+    );
+    let mut job = loaded.job;
+    job.canonicalize();
+    match nomad_jobspec::validate(&job, &loaded.source) {
+        Ok(()) => {
+            let _ = writeln!(io.out, "Job validation successful");
+            0
+        }
+        Err(errors) => {
+            let _ = writeln!(io.err, "Job validation errors:");
+            let _ = writeln!(io.err, "{}", multierror(&errors));
+            1
+        }
+    }
+}
+
+/// Formats errors as Go's multierror does (`N errors occurred:` then tab-star bullets).
+fn multierror<E: std::fmt::Display>(errors: &[E]) -> String {
+    let mut s = if errors.len() == 1 {
+        "1 error occurred:\n".to_string()
+    } else {
+        format!("{} errors occurred:\n", errors.len())
+    };
+    for e in errors {
+        s.push_str(&format!("\t* {e}\n"));
+    }
+    s
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    file: JobFileArgs,
+    /// Print the job as the JSON the API takes, instead of submitting it.
+    #[arg(long)]
+    output: bool,
+    /// Return right after submitting, without monitoring.
+    #[arg(long)]
+    detach: bool,
+    /// Submit only if the job's modify index is this one (0: only if new).
+    #[arg(long = "check-index")]
+    check_index: Option<u64>,
+    /// Show full IDs.
+    #[arg(long)]
+    verbose: bool,
+    /// The job file, or `-` for stdin.
+    path: String,
+}
+
+pub fn run(args: RunArgs, io: &mut Io<'_>) -> i32 {
+    let loaded = match jobfile::load(&args.path, &args.file, io) {
+        Ok(j) => j,
+        Err(e) => {
+            let _ = writeln!(io.err, "{e}");
+            return 1;
+        }
+    };
+    if args.output {
+        let req = serde_json::json!({ "Job": loaded.job });
+        return match nomad_types::json::to_string_pretty_go(&req) {
+            Ok(s) => {
+                let _ = writeln!(io.out, "{s}");
+                0
+            }
+            Err(e) => {
+                let _ = writeln!(io.err, "Error converting job: {e}");
+                1
+            }
+        };
+    }
+    let _ = (args.detach, args.check_index, args.verbose);
+    let _ = writeln!(
+        io.err,
+        "Error submitting job: this build has no HTTP API client yet (the agent and /v1 API are not built); \
+         use `nomad job run -output {}` to print the job as JSON",
+        args.path
+    );
+    1
+}
