@@ -87,9 +87,16 @@ fn operand_rules(path: &str, op: &str, r_target: &str, affinity: bool, e: &mut E
             } else {
                 "constraint operator"
             };
+            // The closest valid spelling first, then the whole list.
+            let close = operand::ALL
+                .iter()
+                .filter(|v| v.len() > 2 && (v.starts_with(other) || other.starts_with(*v)))
+                .map(|v| format!("did you mean {v:?}? "))
+                .next()
+                .unwrap_or_default();
             e.add(
                 format!("{path}.Operand"),
-                format!("unknown {what} {other:?}"),
+                format!("unknown {what} {other:?}; {close}valid operators: {}", operand::ALL.join(", ")),
             );
         }
     }
