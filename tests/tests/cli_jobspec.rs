@@ -114,3 +114,135 @@ fn usage_errors_exit_1() {
     assert_eq!(r.code, 0);
     assert!(r.stdout.starts_with("Nomad v"), "{r:?}");
 }
+
+#[test]
+fn output_json_feeds_back_into_validate_and_run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    assert_eq!(nomad(dir.path(), &["job", "init"]).code, 0);
+    let r = nomad(dir.path(), &["job", "run", "-output", "example.nomad.hcl"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    std::fs::write(dir.path().join("example.json"), &r.stdout).expect("write");
+    let v = nomad(dir.path(), &["job", "validate", "-json", "example.json"]);
+    assert_eq!(v.code, 0, "{v:?}");
+    let again = nomad(
+        dir.path(),
+        &["job", "run", "-output", "-json", "example.json"],
+    );
+    assert_eq!(again.code, 0, "{again:?}");
+    assert_eq!(again.stdout, r.stdout, "HCL -> JSON -> JSON is stable");
+}
+
+#[test]
+fn variables_from_flags_files_and_environment() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("vars.nomad.hcl"),
+        r#"variable "image" {
+  type = string
+}
+
+variable "replicas" {
+  type    = number
+  default = 1
+}
+
+job "web" {
+  group "g" {
+    count = var.replicas
+    task "t" {
+      driver = "docker"
+      config {
+        image = "${var.image}-${NOMAD_ALLOC_INDEX}"
+      }
+    }
+  }
+}
+"#,
+    )
+    .expect("write");
+    std::fs::write(dir.path().join("prod.hcl"), "replicas = 3\n").expect("write");
+
+    // No value for `image`: an error that says how to give one.
+    let r = nomad(dir.path(), &["job", "validate", "vars.nomad.hcl"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains("\"image\"") && r.stderr.contains("-var"),
+        "{}",
+        r.stderr
+    );
+
+    let r = nomad(
+        dir.path(),
+        &[
+            "job",
+            "run",
+            "-output",
+            "-var",
+            "image=nginx:1.25",
+            "-var-file=prod.hcl",
+            "vars.nomad.hcl",
+        ],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("json");
+    let tg = &v["Job"]["TaskGroups"][0];
+    assert_eq!(tg["Count"], 3, "var file sets replicas");
+    // var.* is evaluated, the runtime interpolation is kept for the client.
+    assert_eq!(
+        tg["Tasks"][0]["Config"]["image"],
+        "nginx:1.25-${NOMAD_ALLOC_INDEX}"
+    );
+
+    // NOMAD_VAR_* from the environment, overridden by -var.
+    let out = std::process::Command::new(nomad_e2e::bin("nomad"))
+        .args([
+            "job",
+            "run",
+            "-output",
+            "-var",
+            "replicas=5",
+            "vars.nomad.hcl",
+        ])
+        .env("NOMAD_VAR_image", "redis:7")
+        .env("NOMAD_VAR_replicas", "2")
+        .current_dir(dir.path())
+        .output()
+        .expect("run nomad");
+    assert!(out.status.success(), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["Job"]["TaskGroups"][0]["Count"], 5);
+    assert_eq!(
+        v["Job"]["TaskGroups"][0]["Tasks"][0]["Config"]["image"],
+        "redis:7-${NOMAD_ALLOC_INDEX}"
+    );
+
+    // -hcl2-strict=false ignores a value for an undeclared variable.
+    let r = nomad(
+        dir.path(),
+        &[
+            "job",
+            "validate",
+            "-var",
+            "image=x",
+            "-var",
+            "nope=1",
+            "vars.nomad.hcl",
+        ],
+    );
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("\"nope\""), "{}", r.stderr);
+    let r = nomad(
+        dir.path(),
+        &[
+            "job",
+            "validate",
+            "-hcl2-strict=false",
+            "-var",
+            "image=x",
+            "-var",
+            "nope=1",
+            "vars.nomad.hcl",
+        ],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+}
