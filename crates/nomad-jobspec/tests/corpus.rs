@@ -116,7 +116,12 @@ fn snapshot_path(input: &Path, ext: &str) -> PathBuf {
 }
 
 /// Every non-null value in `decoded` must be present, equal, in `ours`.
-fn lost_fields(decoded: &serde_json::Value, ours: &serde_json::Value, at: &str, lost: &mut Vec<String>) {
+fn lost_fields(
+    decoded: &serde_json::Value,
+    ours: &serde_json::Value,
+    at: &str,
+    lost: &mut Vec<String>,
+) {
     use serde_json::Value;
     match (decoded, ours) {
         (Value::Null, _) => {}
@@ -189,7 +194,11 @@ fn good_jobspecs_match_their_snapshots() {
             let mut lost = Vec::new();
             lost_fields(&decoded, &ours, "", &mut lost);
             if !lost.is_empty() {
-                failures.push(format!("{}: decoded but lost in Job: {}", path.display(), lost.join(", ")));
+                failures.push(format!(
+                    "{}: decoded but lost in Job: {}",
+                    path.display(),
+                    lost.join(", ")
+                ));
             }
         }
 
