@@ -5,13 +5,15 @@
 //! decide comes out in [`ReconcileResult`] / [`NodeReconcileResult`]. Two
 //! callbacks reach back into the caller:
 //!
-//! * an [`UpdateFn`] decides, for an allocation of an older job version,
-//!   whether it can keep running unchanged, be updated in place (the caller
-//!   checks the node still fits) or must be replaced;
+//! * an [`UpdateFn`] decides, for each allocation the reconciler keeps,
+//!   whether it can keep running unchanged (always the case when it already
+//!   runs the current job spec), be updated in place (the caller checks the
+//!   node still fits) or must be replaced; [`crate::precheck_update`] does
+//!   the node-independent part;
 //! * an [`IdFn`] hands out fresh IDs (deployments, follow-up evaluations);
-//!   [`seeded_ids`] gives a deterministic one.
+//!   [`crate::seeded_ids`] gives a deterministic one.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use nomad_types::{Allocation, Deployment, DesiredUpdates, Evaluation, Job, Node, TaskGroup};
@@ -45,13 +47,16 @@ pub struct ClusterInput<'a> {
     pub job: Option<Arc<Job>>,
     /// The job's ID (kept apart because the job may be gone).
     pub job_id: String,
-    /// The job's namespace.
+    /// The job's namespace (follow-up evaluations take the job's).
     pub namespace: String,
-    /// The evaluation being processed.
+    /// The evaluation being processed (follow-up evaluations record it as
+    /// their previous evaluation).
     pub eval_id: String,
-    /// Its priority (copied onto follow-up evaluations).
+    /// Its priority (copied onto follow-up evaluations and a created
+    /// deployment).
     pub eval_priority: i64,
-    /// Its trigger (`alloc-reschedule` marks a delayed-reschedule follow-up).
+    /// Its trigger. Informational: a delayed-reschedule follow-up is
+    /// recognised by allocations whose `FollowupEvalID` is `eval_id`.
     pub eval_trigger: String,
     /// Batch job (run to completion) rather than service.
     pub batch: bool,
@@ -144,7 +149,13 @@ pub struct ReconcileResult {
     pub destructive_update: Vec<DestructiveUpdate>,
     /// Allocations updated in place (as returned by the update oracle).
     pub inplace_update: Vec<Allocation>,
-    /// Allocations to stop.
+    /// Allocations to stop, with Nomad's descriptions: not needed any more
+    /// (scale-down, removed group, stopped job), lost with their node
+    /// (client status `lost`, possibly with a follow-up evaluation), being
+    /// migrated, failed and being replaced, replaced by a reconnected
+    /// original. Also already-stopped allocations still running on down
+    /// nodes, to mark them lost (Nomad's `updateNonTerminalAllocsToLost`;
+    /// not counted in the annotations).
     pub stop: Vec<StopRequest>,
     /// Allocations whose non-spec attributes change (follow-up evaluation
     /// IDs of delayed reschedules), by allocation ID.
@@ -173,8 +184,13 @@ pub struct NodeInput<'a> {
     pub eval_id: String,
     /// Its priority.
     pub eval_priority: i64,
-    /// Ready, eligible nodes in the job's datacenters and node pool.
+    /// Ready, eligible nodes in the job's datacenters and node pool (not
+    /// draining).
     pub ready_nodes: &'a [Arc<Node>],
+    /// IDs of known nodes that are not ready for placements (not `ready`,
+    /// draining or ineligible). Allocations on them are left alone unless
+    /// the job changed; allocations on nodes in neither list are stopped.
+    pub not_ready_nodes: &'a HashSet<String>,
     /// Nodes of existing allocations that are down, draining, disconnected,
     /// ineligible or gone.
     pub tainted_nodes: &'a TaintedNodes,
@@ -210,30 +226,36 @@ pub struct NodeDestructiveUpdate {
     pub stop_description: String,
 }
 
-/// What the node reconciler decided.
+/// What the node reconciler decided. Lists are ordered by node ID, then
+/// allocation name.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct NodeReconcileResult {
-    /// New allocations, one per (node, group).
+    /// New allocations: a group on a node that lacks it. The scheduler
+    /// still checks each node's feasibility.
     pub place: Vec<NodePlacement>,
-    /// Allocations replaced on their node.
+    /// Allocations replaced on their node by the new job version, within
+    /// `update.max_parallel`.
     pub destructive_update: Vec<NodeDestructiveUpdate>,
-    /// Allocations updated in place.
+    /// Allocations updated in place (as returned by the update oracle).
     pub inplace_update: Vec<Allocation>,
-    /// Allocations to stop (and mark lost where relevant).
+    /// Allocations to stop: not needed any more ("alloc not needed due to
+    /// job update"), on draining nodes ("alloc not needed as node is
+    /// tainted"), or lost with their node (client status `lost`). Also
+    /// already-stopped allocations still running on down nodes, to mark
+    /// them lost (not counted in the annotations).
     pub stop: Vec<StopRequest>,
     /// Allocations on disconnected nodes that become `unknown`, by ID.
     pub disconnect_updates: BTreeMap<String, Allocation>,
-    /// `unknown` allocations whose node came back, by ID.
+    /// `unknown` allocations whose node came back, by ID (the scheduler
+    /// stores them to record the reconnect).
     pub reconnect_updates: BTreeMap<String, Allocation>,
-    /// Allocations whose follow-up evaluation IDs change, by ID.
-    pub attribute_updates: BTreeMap<String, Allocation>,
-    /// Number of allocations left alone, per group (plan "ignore").
+    /// Plan annotations per group.
     pub desired_tg_updates: BTreeMap<String, DesiredUpdates>,
-    /// Follow-up evaluations per group (disconnect timeouts).
-    pub desired_followup_evals: BTreeMap<String, Vec<Evaluation>>,
-    /// Deployment to create, if the job's groups have an update block that
-    /// requires one.
+    /// A deployment to create for a new job version of a group with an
+    /// update block. Its `DesiredTotal` counts candidate nodes before
+    /// feasibility; the scheduler lowers it for nodes that cannot run the
+    /// group.
     pub deployment: Option<Deployment>,
-    /// Status changes of existing deployments.
+    /// Status changes of existing deployments (cancelled, successful).
     pub deployment_updates: Vec<DeploymentStatusUpdate>,
 }
