@@ -147,7 +147,12 @@ pub fn parse_json(src: &str, opts: &ParseOptions) -> Result<(Job, SourceMap), Pa
         file: opts.filename.clone(),
         source,
     };
-    let value: serde_json::Value = nomad_types::json::from_str(src).map_err(json_err)?;
+    // Syntax first (a plain tree needs no lenient field matching), then the
+    // job through the lenient reader, once.
+    let value: serde_json::Value = serde_json::from_str(src).map_err(|e| ParseError::Json {
+        file: opts.filename.clone(),
+        source: JsonError { path: String::new(), message: e.to_string(), line: e.line(), column: e.column() },
+    })?;
     let inner = match &value {
         serde_json::Value::Object(map) => map
             .iter()
