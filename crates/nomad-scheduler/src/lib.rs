@@ -1,80 +1,120 @@
-//! Nomad's placement logic as a pure, embeddable library.
+//! Nomad's scheduler as a pure, embeddable library.
 //!
-//! The scheduler is a function from (state snapshot, evaluation) to a plan.
-//! This crate owns that function and everything it decides with:
-//! constraint and affinity evaluation, resource-fit and spread scoring, port
-//! assignment, reschedule timing, and how many candidate nodes a placement
-//! looks at. Every rule follows HashiCorp Nomad's behaviour, constants
-//! included, so that a job places the way it would under Nomad.
+//! The scheduler is a function from (state snapshot, evaluation) to a plan:
+//! [`process_eval`] reads a [`State`], decides where the evaluation's job
+//! should run, and hands the result to a [`Planner`] (commit plans, record
+//! the evaluation's status, create blocked and follow-up evaluations). Every
+//! rule follows HashiCorp Nomad — feasibility checks and their reasons,
+//! bin packing and spread scoring, anti-affinity, affinities, spreads,
+//! `distinct_hosts` and `distinct_property`, preemption, candidate limits,
+//! plan retries, blocked evaluations, metric names — so a job places the
+//! way it would under Nomad.
 //!
-//! What it must not depend on: no async runtime (tokio), no storage
-//! (rocksdb), no consensus (raft), no I/O of any kind, no clock and no
-//! entropy of its own. Time ("now") and a random seed come in with each call,
-//! so the same inputs always give the same plan, and the crate can be
-//! embedded in the server, in tests, in simulators and in benchmarks alike.
+//! # Owns
 //!
-//! Speed matters: the target is an order of magnitude above Nomad
-//! (≥ 100,000 placements per second on one core), so the per-node paths
-//! here avoid allocation: targets and constraint operands are parsed once
-//! ([`constraint::CompiledConstraint`]), regexes and version constraints are
-//! compiled once per evaluation ([`constraint::ConstraintCache`]), scores
-//! accumulate in place ([`score::ScoreSheet`]), and per-node port state is
-//! cheap to clone ([`ports::NodePorts`]).
+//! The service/batch ("generic") and system/sysbatch schedulers, the
+//! feasibility and ranking stack, preemption, the [`State`] and [`Planner`]
+//! interfaces, the [`Plan`] shape, placement metrics, and one thing Nomad
+//! does not have: a one-sentence explanation of each failed placement
+//! (`AllocMetric.Explanation`).
+//!
+//! # Must not depend on
+//!
+//! No async runtime (tokio), no storage, no consensus, no I/O of any kind,
+//! no clock and no entropy of its own: "now" and a seed come in with each
+//! call ([`SchedulerOptions`]), so the same inputs give the same plan. What
+//! to place, stop or update is decided by the reconcilers of
+//! `nomad-reconcile`, which this crate calls; it does not depend on the
+//! server, the state store or the client.
+//!
+//! # Speed
+//!
+//! Designed for ≥ 100,000 placements per second on one core: nodes and
+//! allocations are shared (`Arc`), feasibility is cached per computed node
+//! class per evaluation, each node's usage is the store's running total plus
+//! a delta the plan maintains incrementally ([`State::node_usage`]),
+//! metrics are counted by interned ID, and the per-candidate path does not
+//! allocate.
 //!
 //! # Modules
 //!
-//! * [`constraint`]: every constraint operator on resolved values, with
-//!   go-version and Go regexp semantics.
-//! * [`target`]: `${attr.…}`, `${meta.…}`, `${node.…}` targets, parsed once
-//!   and resolved through the [`target::NodeView`] trait.
-//! * [`score`]: bin-packing and spread fit, anti-affinity and rescheduling
-//!   penalties, affinities, spread blocks, and the final normalisation.
-//! * [`ports`]: static and dynamic port bookkeeping per node.
-//! * [`rng`]: the seeded generator and the per-evaluation node shuffle.
-//! * [`limit`]: how many scored candidates a placement considers.
+//! * [`state`], [`planner`], [`plan`]: the interfaces and the plan shape;
+//! * [`testing`]: an in-memory [`State`] and [`Planner`] and builders;
+//! * [`constraint`], [`target`]: constraint operators and targets;
+//! * [`score`], [`limit`], [`preempt`]: scoring formulas, candidate limits,
+//!   preemption distances;
+//! * [`ports`]: static and dynamic port bookkeeping;
+//! * [`resources`]: lifecycle-aware resource arithmetic;
+//! * [`metrics`]: placement metrics;
+//! * [`rng`]: the seeded generator and node shuffle.
 //!
-//! The Job/Node/Allocation-facing API (feasibility stack, reconciler, plan
-//! building) is still to come; it will sit on these foundations once the
-//! shared data model in `nomad-types` settles. Until then this crate depends
-//! on no other crate of the workspace.
+//! Internal: `context` (the per-evaluation plan and its derived views),
+//! `nodes`, `feasible`, `property`, `devices`, `select`, `rank`,
+//! `placement`, `explain`, `generic`, `system`, `process`.
 //!
 //! # Example
 //!
-//! ```
-//! use nomad_scheduler::constraint::{CompiledConstraint, ConstraintCache};
-//! use nomad_scheduler::score::{fit_score, CpuMem, SchedulerAlgorithm, ScoreSheet};
-//! use nomad_scheduler::target::NodeView;
+//! An embedder places work with a dozen lines:
 //!
-//! struct Node;
-//! impl NodeView for Node {
-//!     fn id(&self) -> &str { "node-1" }
-//!     fn name(&self) -> &str { "client-1" }
-//!     fn datacenter(&self) -> &str { "dc1" }
-//!     fn node_class(&self) -> &str { "" }
-//!     fn node_pool(&self) -> &str { "default" }
-//!     fn attribute(&self, key: &str) -> Option<&str> {
-//!         (key == "kernel.name").then_some("linux")
-//!     }
-//!     fn meta(&self, _key: &str) -> Option<&str> { None }
+//! ```
+//! use nomad_scheduler::testing::{eval_for, job, node, MemPlanner, MemState};
+//! use nomad_scheduler::SchedulerOptions;
+//!
+//! let mut cluster = MemState::new();
+//! for i in 0..3 {
+//!     cluster.upsert_node(node(&format!("node-{i}")));
 //! }
-//!
-//! let constraint = CompiledConstraint::new("${attr.kernel.name}", "=", "linux");
-//! assert!(constraint.matches(&Node, &mut ConstraintCache::new()));
-//!
-//! // Half of a 4000 MHz / 8192 MB node used: fitness 20 − 2·√10 = 13.675.
-//! let total = CpuMem { cpu: 4000, memory_mb: 8192 };
-//! let used = CpuMem { cpu: 2000, memory_mb: 4096 };
-//! let mut sheet = ScoreSheet::new();
-//! sheet.push(fit_score(SchedulerAlgorithm::Binpack, total, CpuMem::default(), used));
-//! assert!((sheet.final_score() - 13.675 / 18.0).abs() < 1e-3);
+//! let web = cluster.upsert_job(job("web", "service", 3));
+//! let mut planner = MemPlanner::new(cluster);
+//! let eval = eval_for(&web, "9c3b1a8e-6f0a-4d5e-8a4b-0123456789ab");
+//! let outcome = planner.process(&eval, &SchedulerOptions { now: 0, seed: 42 })?;
+//! assert_eq!(outcome.eval.status, "complete");
+//! assert_eq!(outcome.allocs_placed, 3);
+//! # Ok::<(), nomad_scheduler::SchedulerError>(())
 //! ```
+//!
+//! A server implements [`State`] over its store snapshot and [`Planner`]
+//! over its plan queue instead of the in-memory ones.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod constraint;
+mod context;
+mod devices;
+mod explain;
+mod feasible;
+mod generic;
 pub mod limit;
+pub mod metrics;
+mod nodes;
+mod placement;
+pub mod plan;
+pub mod planner;
 pub mod ports;
+pub mod preempt;
+mod process;
+mod property;
+mod rank;
+pub mod resources;
 pub mod rng;
 pub mod score;
+mod select;
+pub mod state;
+mod system;
 pub mod target;
+pub mod testing;
+mod util;
+
+pub use generic::{MAX_BATCH_SCHEDULE_ATTEMPTS, MAX_SERVICE_SCHEDULE_ATTEMPTS};
+pub use plan::{Plan, PlanResult};
+pub use planner::{Planner, PlannerError, Submission};
+pub use process::{
+    process_eval, EvalOutcome, SchedulerError, SchedulerOptions,
+    DESC_BLOCKED_EVAL_FAILED_PLACEMENTS, DESC_BLOCKED_EVAL_MAX_PLAN,
+};
+pub use state::{NodeUsage, State};
+pub use system::{MAX_SYSBATCH_SCHEDULE_ATTEMPTS, MAX_SYSTEM_SCHEDULE_ATTEMPTS};
+
+#[cfg(test)]
+mod tests;

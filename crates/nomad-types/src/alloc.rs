@@ -308,6 +308,11 @@ pub struct AllocMetric {
     pub allocation_time: Nanos,
     /// Similar failures folded into this one.
     pub coalesced_failures: i64,
+    /// Not in Nomad: a short sentence naming the smallest change that would
+    /// let a failed placement fit (written by this implementation's
+    /// scheduler, omitted when empty so Nomad's clients never see it).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub explanation: String,
 }
 
 impl AllocMetric {

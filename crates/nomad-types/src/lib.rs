@@ -39,6 +39,7 @@ pub mod group;
 pub mod job;
 pub mod json;
 pub mod node;
+pub mod operator;
 pub mod policies;
 pub mod resources;
 pub mod serde_util;
@@ -62,6 +63,7 @@ pub use job::{
 };
 pub use json::JsonError;
 pub use node::{DrainStrategy, DriverInfo, Node, NodeListStub, NodeResources};
+pub use operator::{PreemptionConfig, SchedulerConfiguration};
 pub use policies::{
     Affinity, Constraint, DisconnectStrategy, MigrateStrategy, ReschedulePolicy, RestartPolicy,
     Spread, SpreadTarget, UpdateStrategy,

@@ -123,6 +123,67 @@ impl Node {
         self.status == node_status::DOWN
     }
 
+    /// The node's computed class: a hash of everything that decides whether
+    /// a job's constraints can hold on it, so nodes with equal classes are
+    /// equally feasible. Like Nomad it covers the datacenter, attributes and
+    /// meta (minus keys under `unique.`), node class, node pool and devices
+    /// (vendor, type, name, non-unique attributes); unlike Nomad it also
+    /// covers driver health and network modes and host networks, which the
+    /// scheduler's per-class feasibility cache depends on. Written as
+    /// `v1:<decimal hash>`; the hash (FNV-1a, 64 bits) is stable across
+    /// processes and versions of this crate.
+    pub fn compute_class(&self) -> String {
+        let mut h = ClassHasher::new();
+        h.field("dc", &self.datacenter);
+        for (k, v) in &self.attributes {
+            if !k.starts_with("unique.") {
+                h.field(k, v);
+            }
+        }
+        h.sep();
+        for (k, v) in &self.meta {
+            if !k.starts_with("unique.") {
+                h.field(k, v);
+            }
+        }
+        h.sep();
+        h.field("class", &self.node_class);
+        h.field("pool", &self.node_pool);
+        for (name, info) in &self.drivers {
+            h.field(
+                name,
+                if info.detected && info.healthy {
+                    "1"
+                } else {
+                    "0"
+                },
+            );
+        }
+        h.sep();
+        if let Some(res) = &self.node_resources {
+            for dev in &res.devices {
+                h.field(&dev.vendor, &dev.device_type);
+                h.field("name", &dev.name);
+                for (k, v) in &dev.attributes {
+                    if !k.starts_with("unique.") {
+                        h.field(k, &format!("{v:?}"));
+                    }
+                }
+                h.sep();
+            }
+            for net in &res.networks {
+                h.field("net", &net.mode);
+            }
+            for net in &res.node_networks {
+                h.field("nodenet", &net.mode);
+                for addr in &net.addresses {
+                    h.field("alias", &addr.alias);
+                }
+            }
+        }
+        format!("v1:{}", h.finish())
+    }
+
     /// Server-side defaults: node pool `default`; eligibility forced to
     /// `ineligible` while draining, `eligible` when unset.
     pub fn canonicalize(&mut self) {
@@ -175,6 +236,40 @@ impl Node {
             create_index: self.create_index,
             modify_index: self.modify_index,
         }
+    }
+}
+
+/// FNV-1a over length-prefixed fields, for [`Node::compute_class`].
+struct ClassHasher(u64);
+
+impl ClassHasher {
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0100_0000_01b3;
+
+    fn new() -> Self {
+        ClassHasher(Self::OFFSET)
+    }
+
+    fn bytes(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 ^= u64::from(b);
+            self.0 = self.0.wrapping_mul(Self::PRIME);
+        }
+    }
+
+    fn field(&mut self, key: &str, value: &str) {
+        self.bytes(&(key.len() as u64).to_le_bytes());
+        self.bytes(key.as_bytes());
+        self.bytes(&(value.len() as u64).to_le_bytes());
+        self.bytes(value.as_bytes());
+    }
+
+    fn sep(&mut self) {
+        self.bytes(&[0xff]);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
     }
 }
 
@@ -554,4 +649,29 @@ pub struct NodeListStub {
     pub create_index: u64,
     /// Raft modify index.
     pub modify_index: u64,
+}
+
+#[cfg(test)]
+mod class_tests {
+    use super::*;
+
+    #[test]
+    fn computed_class_ignores_unique_keys() {
+        let mut a = Node {
+            datacenter: "dc1".into(),
+            ..Node::default()
+        };
+        a.attributes.insert("kernel.name".into(), "linux".into());
+        a.attributes.insert("unique.hostname".into(), "h1".into());
+        let mut b = a.clone();
+        b.attributes.insert("unique.hostname".into(), "h2".into());
+        b.id = "other".into();
+        assert_eq!(a.compute_class(), b.compute_class());
+        assert!(a.compute_class().starts_with("v1:"));
+        b.attributes.insert("kernel.name".into(), "windows".into());
+        assert_ne!(a.compute_class(), b.compute_class());
+        let mut c = a.clone();
+        c.datacenter = "dc2".into();
+        assert_ne!(a.compute_class(), c.compute_class());
+    }
 }

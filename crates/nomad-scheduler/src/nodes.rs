@@ -1,0 +1,199 @@
+//! The candidate nodes of an evaluation: which nodes a job may use, the
+//! per-evaluation shuffle, and the slot table the hot path indexes by.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use nomad_types::consts::job_defaults;
+use nomad_types::{Job, Node};
+
+use crate::state::State;
+use crate::target::NodeView;
+use crate::util::{glob_match, FxHashMap};
+
+impl NodeView for Node {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn datacenter(&self) -> &str {
+        &self.datacenter
+    }
+    fn node_class(&self) -> &str {
+        &self.node_class
+    }
+    fn node_pool(&self) -> &str {
+        &self.node_pool
+    }
+    fn attribute(&self, key: &str) -> Option<&str> {
+        self.attributes.get(key).map(String::as_str)
+    }
+    fn meta(&self, key: &str) -> Option<&str> {
+        self.meta.get(key).map(String::as_str)
+    }
+}
+
+/// The job's node pool (`default` when unset).
+pub(crate) fn job_pool(job: &Job) -> &str {
+    job.node_pool
+        .as_deref()
+        .filter(|p| !p.is_empty())
+        .unwrap_or(job_defaults::NODE_POOL)
+}
+
+/// Whether `node` is in one of the datacenters (globs allowed; an empty
+/// list means every datacenter, as Nomad's canonical `["*"]` does).
+pub(crate) fn in_any_dc(node: &Node, datacenters: &[String]) -> bool {
+    datacenters.is_empty()
+        || datacenters
+            .iter()
+            .any(|dc| glob_match(dc, &node.datacenter))
+}
+
+/// Whether `node` belongs to `pool` (`all` matches every node).
+pub(crate) fn in_pool(node: &Node, pool: &str) -> bool {
+    pool == job_defaults::NODE_POOL_ALL || pool.is_empty() || node.node_pool == pool
+}
+
+/// Whether `node` takes new placements: ready, eligible, not draining.
+pub(crate) fn is_ready(node: &Node) -> bool {
+    node.is_schedulable()
+}
+
+/// The nodes a job may be placed on, in the state's order, and how many of
+/// them each datacenter has.
+pub(crate) fn ready_nodes<S: State + ?Sized>(
+    state: &S,
+    job: &Job,
+) -> (Vec<Arc<Node>>, BTreeMap<String, i64>) {
+    let pool = job_pool(job);
+    let all = if pool == job_defaults::NODE_POOL_ALL {
+        state.nodes()
+    } else {
+        state.nodes_by_pool(pool)
+    };
+    let mut out = Vec::with_capacity(all.len());
+    let mut by_dc: BTreeMap<String, i64> = BTreeMap::new();
+    for node in all.iter() {
+        if !is_ready(node) || !in_any_dc(node, &job.datacenters) {
+            continue;
+        }
+        match by_dc.get_mut(node.datacenter.as_str()) {
+            Some(n) => *n += 1,
+            None => {
+                by_dc.insert(node.datacenter.clone(), 1);
+            }
+        }
+        out.push(node.clone());
+    }
+    (out, by_dc)
+}
+
+/// The nodes one evaluation works with, each with a dense slot number.
+/// The first `ring_len` slots are the candidates in visiting order; nodes
+/// looked at for other reasons (an in-place update on an ineligible node)
+/// are appended after them.
+#[derive(Debug, Default)]
+pub(crate) struct NodeTable {
+    pub nodes: Vec<Arc<Node>>,
+    pub ring_len: usize,
+    ids: FxHashMap<Box<str>, u32>,
+}
+
+impl NodeTable {
+    pub(crate) fn new(ring: Vec<Arc<Node>>) -> Self {
+        let mut ids = FxHashMap::default();
+        ids.reserve(ring.len());
+        for (slot, node) in ring.iter().enumerate() {
+            ids.entry(node.id.as_str().into()).or_insert(slot as u32);
+        }
+        NodeTable {
+            ring_len: ring.len(),
+            nodes: ring,
+            ids,
+        }
+    }
+
+    /// The slot of a node ID already in the table.
+    pub(crate) fn slot(&self, id: &str) -> Option<u32> {
+        self.ids.get(id).copied()
+    }
+
+    /// The slot of `node`, adding it (outside the ring) if needed.
+    pub(crate) fn slot_or_insert(&mut self, node: &Arc<Node>) -> u32 {
+        if let Some(slot) = self.slot(&node.id) {
+            return slot;
+        }
+        let slot = self.nodes.len() as u32;
+        self.nodes.push(node.clone());
+        self.ids.insert(node.id.as_str().into(), slot);
+        slot
+    }
+
+    pub(crate) fn node(&self, slot: u32) -> &Arc<Node> {
+        &self.nodes[slot as usize]
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.nodes.len()
+    }
+}
+
+/// A cursor over the candidate ring with Nomad's static-iterator rules:
+/// each selection visits every candidate at most once, starting where the
+/// previous selection stopped and wrapping around.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Ring {
+    offset: usize,
+    seen: usize,
+}
+
+impl Ring {
+    /// Starts a new selection (keeps the offset).
+    pub(crate) fn reset(&mut self) {
+        self.seen = 0;
+    }
+
+    /// Starts over from the first candidate.
+    pub(crate) fn rewind(&mut self) {
+        self.offset = 0;
+        self.seen = 0;
+    }
+
+    /// The next position in a ring of `len`, or `None` once every candidate
+    /// has been visited in this selection.
+    pub(crate) fn next(&mut self, len: usize) -> Option<usize> {
+        if self.seen >= len {
+            return None;
+        }
+        if self.offset >= len {
+            self.offset = 0;
+        }
+        let at = self.offset;
+        self.offset += 1;
+        self.seen += 1;
+        Some(at)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ring_wraps_and_resumes() {
+        let mut r = Ring::default();
+        assert_eq!(r.next(3), Some(0));
+        assert_eq!(r.next(3), Some(1));
+        r.reset();
+        assert_eq!(r.next(3), Some(2));
+        assert_eq!(r.next(3), Some(0));
+        assert_eq!(r.next(3), Some(1));
+        assert_eq!(r.next(3), None);
+        r.reset();
+        assert_eq!(r.next(3), Some(2));
+        assert_eq!(r.next(0), None);
+    }
+}

@@ -1,0 +1,157 @@
+//! The read-only view of the cluster the scheduler decides from.
+//!
+//! A [`State`] is a consistent snapshot: every call during one evaluation
+//! must see the same data. Returned collections are [`Cow`]s so that an
+//! in-memory store can lend its slices without copying while other stores
+//! may build them on demand; objects are shared through `Arc`, so nothing
+//! the scheduler reads is ever deep-copied.
+//!
+//! Determinism: the scheduler shuffles nodes with a seeded generator, so for
+//! the same seed to give the same plan, [`State::nodes`] (and the pool and
+//! datacenter variants) must return nodes in a stable order — sorted by ID
+//! is what Nomad's store does and what [`crate::testing::MemState`] does.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use nomad_types::{Allocation, Deployment, Job, Node, SchedulerConfiguration};
+
+use crate::resources::{alloc_usage, Res};
+
+/// What the allocations on one node use in total.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NodeUsage {
+    /// CPU, memory and disk held by allocations that are not terminal on
+    /// the client.
+    pub used: Res,
+    /// How many such allocations there are.
+    pub allocs: u32,
+}
+
+impl NodeUsage {
+    /// Sums the usage of `allocs`, skipping those the client has finished
+    /// (`complete`, `failed`, `lost`): the rule of Nomad's fit check.
+    pub fn of<'a, I: IntoIterator<Item = &'a Arc<Allocation>>>(allocs: I) -> NodeUsage {
+        let mut usage = NodeUsage::default();
+        for alloc in allocs {
+            if alloc.client_terminal_status() {
+                continue;
+            }
+            usage.used.add(alloc_usage(alloc));
+            usage.allocs += 1;
+        }
+        usage
+    }
+}
+
+/// A consistent, read-only snapshot of the cluster.
+pub trait State {
+    /// Every node, in a stable order (see the module documentation).
+    fn nodes(&self) -> Cow<'_, [Arc<Node>]>;
+
+    /// The nodes of one node pool, in a stable order. The default filters
+    /// [`State::nodes`]; stores with a pool index should override it.
+    fn nodes_by_pool(&self, pool: &str) -> Cow<'_, [Arc<Node>]> {
+        Cow::Owned(
+            self.nodes()
+                .iter()
+                .filter(|n| n.node_pool == pool)
+                .cloned()
+                .collect(),
+        )
+    }
+
+    /// The nodes of one datacenter, in a stable order. The default filters
+    /// [`State::nodes`].
+    fn nodes_by_datacenter(&self, datacenter: &str) -> Cow<'_, [Arc<Node>]> {
+        Cow::Owned(
+            self.nodes()
+                .iter()
+                .filter(|n| n.datacenter == datacenter)
+                .cloned()
+                .collect(),
+        )
+    }
+
+    /// One node.
+    fn node_by_id(&self, id: &str) -> Option<Arc<Node>>;
+
+    /// Every allocation placed on a node, terminal ones included.
+    fn allocs_by_node(&self, node_id: &str) -> Cow<'_, [Arc<Allocation>]>;
+
+    /// Total usage of a node's allocations. The default sums
+    /// [`State::allocs_by_node`]; a store that keeps running totals should
+    /// override it, which makes scheduling onto busy clusters much cheaper.
+    fn node_usage(&self, node_id: &str) -> NodeUsage {
+        NodeUsage::of(self.allocs_by_node(node_id).iter())
+    }
+
+    /// Every allocation of a job (all versions, terminal ones included).
+    fn allocs_by_job(&self, namespace: &str, job_id: &str) -> Cow<'_, [Arc<Allocation>]>;
+
+    /// One allocation.
+    fn alloc_by_id(&self, id: &str) -> Option<Arc<Allocation>>;
+
+    /// The current version of a job.
+    fn job_by_id(&self, namespace: &str, id: &str) -> Option<Arc<Job>>;
+
+    /// A given version of a job.
+    fn job_by_id_and_version(&self, namespace: &str, id: &str, version: u64) -> Option<Arc<Job>>;
+
+    /// The job's most recent deployment.
+    fn latest_deployment_by_job(&self, namespace: &str, job_id: &str) -> Option<Arc<Deployment>>;
+
+    /// One deployment.
+    fn deployment_by_id(&self, id: &str) -> Option<Arc<Deployment>>;
+
+    /// The scheduler configuration in force.
+    fn scheduler_config(&self) -> Cow<'_, SchedulerConfiguration>;
+
+    /// The Raft index this snapshot reflects.
+    fn latest_index(&self) -> u64;
+}
+
+impl<S: State + ?Sized> State for &S {
+    fn nodes(&self) -> Cow<'_, [Arc<Node>]> {
+        (**self).nodes()
+    }
+    fn nodes_by_pool(&self, pool: &str) -> Cow<'_, [Arc<Node>]> {
+        (**self).nodes_by_pool(pool)
+    }
+    fn nodes_by_datacenter(&self, datacenter: &str) -> Cow<'_, [Arc<Node>]> {
+        (**self).nodes_by_datacenter(datacenter)
+    }
+    fn node_by_id(&self, id: &str) -> Option<Arc<Node>> {
+        (**self).node_by_id(id)
+    }
+    fn allocs_by_node(&self, node_id: &str) -> Cow<'_, [Arc<Allocation>]> {
+        (**self).allocs_by_node(node_id)
+    }
+    fn node_usage(&self, node_id: &str) -> NodeUsage {
+        (**self).node_usage(node_id)
+    }
+    fn allocs_by_job(&self, namespace: &str, job_id: &str) -> Cow<'_, [Arc<Allocation>]> {
+        (**self).allocs_by_job(namespace, job_id)
+    }
+    fn alloc_by_id(&self, id: &str) -> Option<Arc<Allocation>> {
+        (**self).alloc_by_id(id)
+    }
+    fn job_by_id(&self, namespace: &str, id: &str) -> Option<Arc<Job>> {
+        (**self).job_by_id(namespace, id)
+    }
+    fn job_by_id_and_version(&self, namespace: &str, id: &str, version: u64) -> Option<Arc<Job>> {
+        (**self).job_by_id_and_version(namespace, id, version)
+    }
+    fn latest_deployment_by_job(&self, namespace: &str, job_id: &str) -> Option<Arc<Deployment>> {
+        (**self).latest_deployment_by_job(namespace, job_id)
+    }
+    fn deployment_by_id(&self, id: &str) -> Option<Arc<Deployment>> {
+        (**self).deployment_by_id(id)
+    }
+    fn scheduler_config(&self) -> Cow<'_, SchedulerConfiguration> {
+        (**self).scheduler_config()
+    }
+    fn latest_index(&self) -> u64 {
+        (**self).latest_index()
+    }
+}

@@ -1,0 +1,101 @@
+//! The system scheduler: one allocation per eligible node.
+
+use super::*;
+
+#[test]
+fn places_one_per_node_including_new_nodes() {
+    let mut h = H::with_nodes(5);
+    let j = h.register(job("sys", "system", 1));
+    let out = h.eval(&j);
+    assert_eq!(out.eval.status, "complete");
+    assert_eq!(out.allocs_placed, 5);
+    assert_eq!(per_node(&h.live("sys")).len(), 5);
+    assert!(h.live("sys").iter().all(|a| a.name == "sys.web[0]"));
+
+    h.add_node(node("node-new"));
+    let mut eval = h.next_eval(&j);
+    eval.triggered_by = "node-update".into();
+    eval.node_id = "node-new".into();
+    let out = h.process(&eval);
+    assert_eq!(out.allocs_placed, 1);
+    assert_eq!(h.live("sys").len(), 6);
+    assert!(h.nodes_of("sys").contains(&"node-new".to_string()));
+}
+
+#[test]
+fn infeasible_nodes_are_skipped_without_failing() {
+    let mut h = H::with_nodes(3);
+    let mut win = node("win");
+    win.attributes
+        .insert("kernel.name".into(), "windows".into());
+    h.add_node(win);
+    let mut j = job("sys", "system", 1);
+    j.constraints
+        .push(constraint("${attr.kernel.name}", "=", "linux"));
+    let out = h.run(j);
+    assert_eq!(out.eval.status, "complete");
+    assert_eq!(h.live("sys").len(), 3);
+    assert!(out.eval.failed_tg_allocs.is_empty());
+    assert_eq!(out.eval.queued_allocations["web"], 0);
+}
+
+#[test]
+fn infeasible_everywhere_reports_the_filter() {
+    let mut h = H::with_nodes(2);
+    let mut j = job("sys", "system", 1);
+    j.constraints
+        .push(constraint("${attr.kernel.name}", "=", "windows"));
+    let out = h.run(j);
+    let m = &out.eval.failed_tg_allocs["web"];
+    assert_eq!(m.nodes_filtered, 2);
+    assert_eq!(m.constraint_filtered["${attr.kernel.name} = windows"], 2);
+    assert_eq!(
+        m.explanation,
+        "all 2 nodes were filtered by constraint ${attr.kernel.name} = windows; nodes have: linux (2)"
+    );
+}
+
+#[test]
+fn exhausted_node_gets_a_blocked_eval() {
+    let mut h = H::with_nodes(2);
+    let mut j = job("sys", "system", 1);
+    resources(&mut j, 100, 6000);
+    h.run(j.clone());
+    // A second system job that no longer fits anywhere.
+    let mut k = job("sys2", "system", 1);
+    k.priority = Some(50);
+    resources(&mut k, 100, 4000);
+    let out = h.run(k);
+    assert!(h.live("sys2").is_empty());
+    let m = &out.eval.failed_tg_allocs["web"];
+    assert_eq!(m.dimension_exhausted.get("memory"), Some(&1));
+    assert_eq!(m.coalesced_failures, 1);
+    let blocked: Vec<_> =
+        h.p.created_evals
+            .iter()
+            .filter(|e| e.status == "blocked")
+            .collect();
+    assert_eq!(blocked.len(), 1);
+    assert!(!blocked[0].node_id.is_empty());
+    assert!(
+        m.explanation.contains("2192 MB of memory free"),
+        "{}",
+        m.explanation
+    );
+}
+
+#[test]
+fn sysbatch_does_not_rerun_completed() {
+    let mut h = H::with_nodes(2);
+    let j = h.register(job("sb", "sysbatch", 1));
+    h.eval(&j);
+    assert_eq!(h.live("sb").len(), 2);
+    for a in h.live("sb") {
+        let mut done = (*a).clone();
+        done.client_status = "complete".into();
+        h.p.store.upsert_alloc(done);
+    }
+    let out = h.eval(&j);
+    assert_eq!(out.plans_submitted, 0);
+    assert!(h.live("sb").is_empty());
+}
