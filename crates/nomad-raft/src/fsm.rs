@@ -1,0 +1,232 @@
+//! The state-machine contract and a small deterministic key/value state machine used by the
+//! tests, the `raft-kv` binary and the benchmark.
+
+use std::collections::BTreeMap;
+
+/// A deterministic state machine fed by committed Raft entries.
+///
+/// Same shape as `nomad-state`'s FSM, so that any FSM plugs in without this crate depending on
+/// it. `apply` must be deterministic: the same entries in the same order give the same state and
+/// the same results on every server.
+pub trait StateMachine: Send + 'static {
+    /// Applies the command committed at `index` and returns its result (given back to the
+    /// proposer).
+    fn apply(&mut self, index: u64, data: &[u8]) -> Vec<u8>;
+    /// A serialised image of the whole state (taken at the current applied index).
+    fn snapshot(&self) -> Vec<u8>;
+    /// Replaces the state with a snapshot image.
+    fn restore(&mut self, data: &[u8]) -> Result<(), Box<dyn std::error::Error + Send + Sync>>;
+    /// The index of the last entry this state machine applied (0 for a fresh one). A
+    /// persistent state machine reports where it is so that entries are not applied twice.
+    fn applied_index(&self) -> u64;
+}
+
+/// A state machine shared with other threads (e.g. to serve reads): the node locks it for
+/// each apply, snapshot and restore.
+impl<F: StateMachine> StateMachine for std::sync::Arc<std::sync::Mutex<F>> {
+    fn apply(&mut self, index: u64, data: &[u8]) -> Vec<u8> {
+        lock(self).apply(index, data)
+    }
+    fn snapshot(&self) -> Vec<u8> {
+        lock(self).snapshot()
+    }
+    fn restore(&mut self, data: &[u8]) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        lock(self).restore(data)
+    }
+    fn applied_index(&self) -> u64 {
+        lock(self).applied_index()
+    }
+}
+
+fn lock<F>(m: &std::sync::Mutex<F>) -> std::sync::MutexGuard<'_, F> {
+    // A panic while holding the lock leaves the state as the last completed apply left it.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A deterministic key/value state machine.
+///
+/// Commands: [`KvCommand::encode`]. `Set` returns the previous value (empty if none).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct KvStateMachine {
+    map: BTreeMap<Vec<u8>, Vec<u8>>,
+    applied: u64,
+}
+
+/// A command for [`KvStateMachine`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KvCommand {
+    /// Sets `key` to `value`.
+    Set(Vec<u8>, Vec<u8>),
+    /// Removes `key`.
+    Delete(Vec<u8>),
+}
+
+impl KvCommand {
+    /// Encodes the command: one tag byte, then length-prefixed key (and value).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        match self {
+            KvCommand::Set(k, v) => {
+                out.push(1);
+                put_bytes(&mut out, k);
+                put_bytes(&mut out, v);
+            }
+            KvCommand::Delete(k) => {
+                out.push(2);
+                put_bytes(&mut out, k);
+            }
+        }
+        out
+    }
+
+    /// Decodes a command; `None` if malformed.
+    pub fn decode(data: &[u8]) -> Option<KvCommand> {
+        let (&tag, mut rest) = data.split_first()?;
+        match tag {
+            1 => {
+                let k = take_bytes(&mut rest)?;
+                let v = take_bytes(&mut rest)?;
+                rest.is_empty().then_some(KvCommand::Set(k, v))
+            }
+            2 => {
+                let k = take_bytes(&mut rest)?;
+                rest.is_empty().then_some(KvCommand::Delete(k))
+            }
+            _ => None,
+        }
+    }
+}
+
+fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
+    out.extend_from_slice(&(b.len() as u32).to_be_bytes());
+    out.extend_from_slice(b);
+}
+
+fn take_bytes(rest: &mut &[u8]) -> Option<Vec<u8>> {
+    if rest.len() < 4 {
+        return None;
+    }
+    let (len, tail) = rest.split_at(4);
+    let len = u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize;
+    if tail.len() < len {
+        return None;
+    }
+    let (b, tail) = tail.split_at(len);
+    *rest = tail;
+    Some(b.to_vec())
+}
+
+fn take_u64(rest: &mut &[u8]) -> Option<u64> {
+    if rest.len() < 8 {
+        return None;
+    }
+    let (n, tail) = rest.split_at(8);
+    *rest = tail;
+    let mut b = [0u8; 8];
+    b.copy_from_slice(n);
+    Some(u64::from_be_bytes(b))
+}
+
+impl KvStateMachine {
+    /// An empty state machine.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Reads a key.
+    pub fn get(&self, key: &[u8]) -> Option<&[u8]> {
+        self.map.get(key).map(Vec::as_slice)
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// True when there are no keys.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// FNV-1a digest of the contents (keys in order); equal states give equal digests.
+    pub fn digest(&self) -> u64 {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut eat = |b: &[u8]| {
+            for x in (b.len() as u64).to_be_bytes().iter().chain(b) {
+                h ^= u64::from(*x);
+                h = h.wrapping_mul(0x0000_0100_0000_01b3);
+            }
+        };
+        for (k, v) in &self.map {
+            eat(k);
+            eat(v);
+        }
+        h
+    }
+}
+
+impl StateMachine for KvStateMachine {
+    fn apply(&mut self, index: u64, data: &[u8]) -> Vec<u8> {
+        self.applied = index;
+        match KvCommand::decode(data) {
+            Some(KvCommand::Set(k, v)) => self.map.insert(k, v).unwrap_or_default(),
+            Some(KvCommand::Delete(k)) => self.map.remove(&k).unwrap_or_default(),
+            // A malformed command is applied as a no-op on every server alike.
+            None => Vec::new(),
+        }
+    }
+
+    fn snapshot(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(&self.applied.to_be_bytes());
+        out.extend_from_slice(&(self.map.len() as u64).to_be_bytes());
+        for (k, v) in &self.map {
+            put_bytes(&mut out, k);
+            put_bytes(&mut out, v);
+        }
+        out
+    }
+
+    fn restore(&mut self, data: &[u8]) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let mut rest = data;
+        let applied = take_u64(&mut rest).ok_or("kv snapshot: truncated header")?;
+        let n = take_u64(&mut rest).ok_or("kv snapshot: truncated header")?;
+        let mut map = BTreeMap::new();
+        for _ in 0..n {
+            let k = take_bytes(&mut rest).ok_or("kv snapshot: truncated entry")?;
+            let v = take_bytes(&mut rest).ok_or("kv snapshot: truncated entry")?;
+            map.insert(k, v);
+        }
+        if !rest.is_empty() {
+            return Err("kv snapshot: trailing bytes".into());
+        }
+        self.map = map;
+        self.applied = applied;
+        Ok(())
+    }
+
+    fn applied_index(&self) -> u64 {
+        self.applied
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kv_roundtrip_and_snapshot() {
+        let mut kv = KvStateMachine::new();
+        let old = kv.apply(1, &KvCommand::Set(b"a".to_vec(), b"1".to_vec()).encode());
+        assert!(old.is_empty());
+        let old = kv.apply(2, &KvCommand::Set(b"a".to_vec(), b"2".to_vec()).encode());
+        assert_eq!(old, b"1");
+        kv.apply(3, b"\xffgarbage");
+        let snap = kv.snapshot();
+        let mut other = KvStateMachine::new();
+        other.restore(&snap).unwrap();
+        assert_eq!(other, kv);
+        assert_eq!(other.digest(), kv.digest());
+        assert!(other.restore(&snap[..snap.len() - 1]).is_err());
+    }
+}

@@ -1,0 +1,72 @@
+//! Consensus for Nomad servers.
+//!
+//! Owns: a TiKV raft-rs [`RawNode`](raft::RawNode) driven by a dedicated thread; the Raft log,
+//! hard state and snapshots in RocksDB ([`RocksStorage`]); the TCP transport between servers
+//! ([`TcpTransport`]); log compaction with state-machine snapshots and snapshot transfer;
+//! membership changes; ReadIndex reads; forwarding of follower proposals to the leader;
+//! leader and last-contact information for API headers; cluster formation helpers
+//! ([`BootstrapExpect`]); and a deterministic simulator ([`sim`]) for tests.
+//!
+//! Must not depend on: the scheduler, HTTP, or the state store. The state machine plugs in
+//! through [`StateMachine`]; `nomad-state` implements it.
+//!
+//! ```text
+//! RaftHandle ──commands──► node thread: Core { RawNode<S: LogStore>, F: StateMachine }
+//!                               ▲ inbox            │ outbound messages
+//!                               └── Transport ◄────┘   (TcpTransport or the simulator)
+//! ```
+//!
+//! How it fits together:
+//!
+//! * **One loop per node** ([`RaftNode::start`]) on a blocking thread: it ticks the logical
+//!   clock, drains up to `max_batch` queued commands and messages, then handles the Ready.
+//!   Proposals queued in one round go to raft as a single multi-entry `MsgPropose`, so one
+//!   disk sync and one append message per follower cover the whole batch.
+//! * **Durability order** (raft-rs's documented Ready handling): the leader's messages go out
+//!   first; snapshot + entries + hard state are written in one RocksDB write batch, synced
+//!   whenever raft says so (`must_sync`), *before* any message that depends on them (votes,
+//!   append acknowledgements); then committed entries are applied and the `LightReady` is
+//!   handled the same way.
+//! * **Requests** carry a context (node id, incarnation, sequence) in their log entry; the node
+//!   that proposed it answers when it applies that entry, so a write forwarded by a follower
+//!   resolves at the follower with its own FSM's result. A leader that sees a different entry
+//!   land at the index its proposal had fails it with [`RaftError::Dropped`].
+//! * **Snapshots** carry the FSM image plus the peer address book. The node takes one every
+//!   `snapshot_threshold` applied entries (keeping `trailing_logs` entries) and on demand when
+//!   a follower needs one the stored snapshot cannot serve (e.g. a server that joined later).
+//!   On restart the FSM is restored from the latest snapshot and the log after it replayed.
+//! * **Cluster formation** follows Nomad: [`RaftHandle::bootstrap`] with all expected voters
+//!   (see [`BootstrapExpect`]); other servers start empty and receive a snapshot; later servers
+//!   join through [`RaftHandle::add_voter`] on the leader.
+//! * The deterministic simulator drives the very same `Core` as the real loop, over a network
+//!   that drops, duplicates, delays, reorders and partitions, with a seeded RNG.
+//!
+//! Limits: snapshots travel as one frame (`TcpOptions::max_frame`, 256 MiB by default) and are
+//! taken synchronously on the node thread; the transport has no TLS yet.
+
+mod config;
+mod core;
+mod error;
+mod formation;
+mod fsm;
+mod logger;
+mod node;
+pub mod sim;
+mod status;
+mod storage;
+mod transport;
+
+pub use crate::config::Config;
+pub use crate::error::{RaftError, Result, StorageError};
+pub use crate::formation::BootstrapExpect;
+pub use crate::fsm::{KvCommand, KvStateMachine, StateMachine};
+pub use crate::node::{RaftHandle, RaftNode};
+pub use crate::status::{RaftStatus, Role, SINGLE_SERVER_WARNING};
+pub use crate::storage::{LogStore, MemStore, RocksStorage, FORMAT_VERSION, MARKER_FILE};
+pub use crate::transport::{
+    decode_frame, encode_frame, Frame, FrameError, Inbox, TcpOptions, TcpTransport, Transport,
+    WIRE_VERSION,
+};
+
+/// raft-rs message types, re-exported for transports.
+pub use raft::eraftpb::{Message, MessageType};

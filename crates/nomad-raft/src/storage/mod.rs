@@ -1,0 +1,137 @@
+//! Durable Raft state: the log, the hard state and the latest snapshot.
+//!
+//! [`LogStore`] extends `raft::Storage` with the writes the node needs. Two implementations:
+//! [`RocksStorage`] (RocksDB, synced write batches) and [`MemStore`] (memory, for the
+//! deterministic simulator and tests).
+//!
+//! The conf state returned by `initial_state` is the one recorded in the latest snapshot; conf
+//! changes after it are replayed from the log on restart, like the FSM's commands.
+
+mod mem;
+mod rocks;
+
+use std::collections::BTreeMap;
+
+use raft::eraftpb::{Entry, HardState, Snapshot};
+
+pub use mem::MemStore;
+pub use rocks::{RocksStorage, FORMAT_VERSION, MARKER_FILE};
+
+use crate::error::StorageError;
+
+/// A Raft log store the node can write to.
+pub trait LogStore: raft::Storage + Send + 'static {
+    /// Atomically persists the durable parts of a Ready: an installed snapshot (which replaces
+    /// the whole log), new entries (replacing any conflicting suffix) and the hard state. With
+    /// `sync` the write is on stable storage when this returns.
+    fn persist(
+        &mut self,
+        snapshot: Option<&Snapshot>,
+        entries: &[Entry],
+        hard_state: Option<&HardState>,
+        sync: bool,
+    ) -> Result<(), StorageError>;
+
+    /// Stores a snapshot taken locally at the applied index and discards log entries before
+    /// `compact_to` (exclusive).
+    fn save_snapshot(&mut self, snapshot: Snapshot, compact_to: u64) -> Result<(), StorageError>;
+
+    /// The latest stored snapshot (index 0 when there is none).
+    fn stored_snapshot(&self) -> Snapshot;
+
+    /// The index of the latest stored snapshot (0 when there is none).
+    fn snapshot_index(&self) -> u64 {
+        self.stored_snapshot().get_metadata().index
+    }
+
+    /// The persisted hard state.
+    fn hard_state(&self) -> HardState;
+
+    /// True (once) when raft asked for a snapshot that the store could not serve; the node
+    /// then takes a fresh one.
+    fn take_snapshot_request(&self) -> bool;
+}
+
+/// Whether `snap` can be sent to peer `to`, which needs at least `request_index`.
+pub(crate) fn snapshot_serves(snap: &Snapshot, request_index: u64, to: u64) -> bool {
+    let meta = snap.get_metadata();
+    if meta.index == 0 || meta.index < request_index {
+        return false;
+    }
+    let cs = meta.get_conf_state();
+    cs.voters
+        .iter()
+        .chain(&cs.learners)
+        .chain(&cs.voters_outgoing)
+        .any(|id| *id == to)
+}
+
+const IMAGE_MAGIC: &[u8; 8] = b"NRSNAP1\0";
+
+/// The bytes carried in a Raft snapshot: the peer address book and the FSM image.
+pub(crate) fn encode_image(peers: &BTreeMap<u64, String>, fsm: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(fsm.len() + 64);
+    out.extend_from_slice(IMAGE_MAGIC);
+    out.extend_from_slice(&(peers.len() as u32).to_be_bytes());
+    for (id, addr) in peers {
+        out.extend_from_slice(&id.to_be_bytes());
+        out.extend_from_slice(&(addr.len() as u32).to_be_bytes());
+        out.extend_from_slice(addr.as_bytes());
+    }
+    out.extend_from_slice(fsm);
+    out
+}
+
+/// Splits snapshot bytes into the address book and the FSM image.
+pub(crate) fn decode_image(data: &[u8]) -> Result<(BTreeMap<u64, String>, &[u8]), String> {
+    let rest = data
+        .strip_prefix(IMAGE_MAGIC.as_slice())
+        .ok_or("snapshot image: bad magic")?;
+    let (n, mut rest) = split_u32(rest).ok_or("snapshot image: truncated")?;
+    let mut peers = BTreeMap::new();
+    for _ in 0..n {
+        if rest.len() < 8 {
+            return Err("snapshot image: truncated peer".into());
+        }
+        let (id, tail) = rest.split_at(8);
+        let mut b = [0u8; 8];
+        b.copy_from_slice(id);
+        let (len, tail) = split_u32(tail).ok_or("snapshot image: truncated peer")?;
+        let len = len as usize;
+        if tail.len() < len {
+            return Err("snapshot image: truncated peer address".into());
+        }
+        let (addr, tail) = tail.split_at(len);
+        let addr = std::str::from_utf8(addr).map_err(|_| "snapshot image: address not UTF-8")?;
+        peers.insert(u64::from_be_bytes(b), addr.to_string());
+        rest = tail;
+    }
+    Ok((peers, rest))
+}
+
+fn split_u32(b: &[u8]) -> Option<(u32, &[u8])> {
+    if b.len() < 4 {
+        return None;
+    }
+    let (n, rest) = b.split_at(4);
+    Some((u32::from_be_bytes([n[0], n[1], n[2], n[3]]), rest))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_roundtrip() {
+        let mut peers = BTreeMap::new();
+        peers.insert(1, "127.0.0.1:1".to_string());
+        peers.insert(7, "h:7".to_string());
+        let img = encode_image(&peers, b"fsm-bytes");
+        let (p, f) = decode_image(&img).unwrap();
+        assert_eq!(p, peers);
+        assert_eq!(f, b"fsm-bytes");
+        for cut in 0..img.len() - 9 {
+            assert!(decode_image(&img[..cut]).is_err(), "cut {cut}");
+        }
+    }
+}

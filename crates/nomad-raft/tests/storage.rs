@@ -1,0 +1,279 @@
+//! RocksStorage: persistence across reopen, and refusal of data directories that are not
+//! ours (without touching them).
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+
+use nomad_raft::{LogStore, RocksStorage, StorageError, MARKER_FILE};
+use protobuf::Message as _;
+use raft::eraftpb::{Entry, HardState, Snapshot};
+use raft::{GetEntriesContext, Storage};
+
+fn entry(index: u64, term: u64, data: &str) -> Entry {
+    Entry {
+        index,
+        term,
+        data: data.as_bytes().to_vec().into(),
+        ..Default::default()
+    }
+}
+
+fn hs(term: u64, vote: u64, commit: u64) -> HardState {
+    HardState {
+        term,
+        vote,
+        commit,
+        ..Default::default()
+    }
+}
+
+fn snapshot(index: u64, term: u64, voters: Vec<u64>, data: &[u8]) -> Snapshot {
+    let mut s = Snapshot {
+        data: data.to_vec().into(),
+        ..Default::default()
+    };
+    s.mut_metadata().index = index;
+    s.mut_metadata().term = term;
+    s.mut_metadata().mut_conf_state().voters = voters;
+    s
+}
+
+/// Every file under `dir` with its bytes and modification time.
+fn fingerprint(dir: &Path) -> BTreeMap<String, (Vec<u8>, std::time::SystemTime)> {
+    let mut out = BTreeMap::new();
+    for e in fs::read_dir(dir).expect("read dir") {
+        let e = e.expect("entry");
+        let p = e.path();
+        let md = fs::metadata(&p).expect("metadata");
+        let bytes = if md.is_file() {
+            fs::read(&p).expect("read")
+        } else {
+            Vec::new()
+        };
+        out.insert(
+            e.file_name().to_string_lossy().into_owned(),
+            (bytes, md.modified().expect("mtime")),
+        );
+    }
+    out
+}
+
+fn all(st: &RocksStorage, lo: u64, hi: u64) -> Vec<Entry> {
+    st.entries(lo, hi, None, GetEntriesContext::empty(false))
+        .expect("entries")
+}
+
+#[test]
+fn state_survives_reopen() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("raft");
+    {
+        let mut st = RocksStorage::open(&path, 7, "global").expect("create");
+        assert_eq!(st.last_index().unwrap(), 0);
+        assert_eq!(st.first_index().unwrap(), 1);
+        st.persist(
+            Some(&snapshot(3, 1, vec![7], b"img")),
+            &[entry(4, 1, "a"), entry(5, 1, "b"), entry(6, 2, "c")],
+            Some(&hs(2, 7, 5)),
+            true,
+        )
+        .expect("persist");
+        // A conflicting suffix replaces entries from 6 on.
+        st.persist(
+            None,
+            &[entry(6, 3, "c'"), entry(7, 3, "d")],
+            Some(&hs(3, 7, 6)),
+            true,
+        )
+        .expect("persist");
+    }
+    let st = RocksStorage::open(&path, 7, "global").expect("reopen");
+    assert_eq!(
+        (st.first_index().unwrap(), st.last_index().unwrap()),
+        (4, 7)
+    );
+    assert_eq!(st.term(3).unwrap(), 1, "term of the snapshot index is kept");
+    assert_eq!(st.term(6).unwrap(), 3);
+    assert!(st.term(2).is_err());
+    let es = all(&st, 4, 8);
+    assert_eq!(
+        es.iter().map(|e| e.index).collect::<Vec<_>>(),
+        vec![4, 5, 6, 7]
+    );
+    assert_eq!(&es[2].data[..], b"c'");
+    let state = st.initial_state().unwrap();
+    assert_eq!(state.hard_state, hs(3, 7, 6));
+    assert_eq!(state.conf_state.voters, vec![7]);
+    assert_eq!(&st.stored_snapshot().data[..], b"img");
+    // Size-limited reads return at least one entry.
+    assert_eq!(
+        st.entries(4, 8, Some(1), GetEntriesContext::empty(false))
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn compaction_keeps_trailing_entries_and_terms() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut st = RocksStorage::open(dir.path(), 1, "").expect("create");
+    let es: Vec<Entry> = (1..=20).map(|i| entry(i, 1 + i / 10, "x")).collect();
+    st.persist(None, &es, Some(&hs(3, 1, 20)), true)
+        .expect("persist");
+    st.save_snapshot(snapshot(15, 2, vec![1], b"s15"), 11)
+        .expect("snapshot");
+    assert_eq!(st.first_index().unwrap(), 11);
+    assert_eq!(st.term(10).unwrap(), 2, "truncated term is remembered");
+    assert_eq!(st.snapshot(0, 1).unwrap().get_metadata().index, 15);
+    // A peer outside the snapshot's configuration cannot be served: the node must take a
+    // fresh snapshot.
+    assert!(st.snapshot(0, 9).is_err());
+    assert!(st.take_snapshot_request());
+    assert!(!st.take_snapshot_request());
+    drop(st);
+    let st = RocksStorage::open(dir.path(), 1, "").expect("reopen");
+    assert_eq!(
+        (st.first_index().unwrap(), st.last_index().unwrap()),
+        (11, 20)
+    );
+    assert_eq!(all(&st, 11, 21).len(), 10);
+}
+
+#[test]
+fn garbage_directory_is_refused_and_left_untouched() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    fs::write(dir.path().join("notes.txt"), b"my precious data").expect("write");
+    fs::write(dir.path().join("CURRENT"), b"\x00\x01garbage").expect("write");
+    fs::create_dir(dir.path().join("sub")).expect("mkdir");
+    let before = fingerprint(dir.path());
+    let err = RocksStorage::open(dir.path(), 1, "global")
+        .err()
+        .expect("must fail");
+    let text = err.to_string();
+    assert!(matches!(err, StorageError::NotADataDir { .. }), "{err:?}");
+    assert!(text.contains("not a nomad-raft data directory"), "{text}");
+    assert!(
+        text.contains(MARKER_FILE) && text.contains("notes.txt"),
+        "{text}"
+    );
+    assert_eq!(
+        fingerprint(dir.path()),
+        before,
+        "the directory was modified"
+    );
+
+    // A file where the directory should be.
+    let file = dir.path().join("notes.txt");
+    assert!(matches!(
+        RocksStorage::open(&file, 1, ""),
+        Err(StorageError::NotADataDir { .. })
+    ));
+}
+
+#[test]
+fn corrupt_database_with_our_marker_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    drop(RocksStorage::open(dir.path(), 1, "global").expect("create"));
+    // Destroy the database files but keep the marker.
+    for e in fs::read_dir(dir.path()).expect("ls") {
+        let p = e.expect("entry").path();
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if name.starts_with("MANIFEST") {
+            fs::write(&p, b"not a manifest").expect("overwrite");
+        }
+    }
+    let err = RocksStorage::open(dir.path(), 1, "global")
+        .err()
+        .expect("must fail");
+    assert!(
+        matches!(
+            err,
+            StorageError::Rocks { .. } | StorageError::Corrupt { .. }
+        ),
+        "{err:?}"
+    );
+    assert!(dir.path().join(MARKER_FILE).exists(), "nothing is wiped");
+}
+
+#[test]
+fn corrupt_log_entry_is_detected() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let mut st = RocksStorage::open(dir.path(), 1, "").expect("create");
+        let es: Vec<Entry> = (1..=5).map(|i| entry(i, 1, "x")).collect();
+        st.persist(None, &es, Some(&hs(1, 1, 5)), true)
+            .expect("persist");
+    }
+    {
+        let db = rocksdb::DB::open_default(dir.path()).expect("raw open");
+        let mut key = b"e/".to_vec();
+        key.extend_from_slice(&3u64.to_be_bytes());
+        db.put(&key, b"\xff\xff\xff garbage").expect("put");
+    }
+    let err = RocksStorage::open(dir.path(), 1, "")
+        .err()
+        .expect("must fail");
+    assert!(matches!(err, StorageError::Corrupt { .. }), "{err:?}");
+    assert!(err.to_string().contains("entry 3"), "{err}");
+    // A hole in the log.
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let mut st = RocksStorage::open(dir.path(), 1, "").expect("create");
+        let es: Vec<Entry> = (1..=5).map(|i| entry(i, 1, "x")).collect();
+        st.persist(None, &es, Some(&hs(1, 1, 2)), true)
+            .expect("persist");
+    }
+    {
+        let db = rocksdb::DB::open_default(dir.path()).expect("raw open");
+        let mut key = b"e/".to_vec();
+        key.extend_from_slice(&3u64.to_be_bytes());
+        db.delete(&key).expect("delete");
+        let mut key = b"e/".to_vec();
+        key.extend_from_slice(&4u64.to_be_bytes());
+        db.put(&key, entry(4, 1, "x").write_to_bytes().expect("encode"))
+            .expect("put");
+    }
+    let err = RocksStorage::open(dir.path(), 1, "")
+        .err()
+        .expect("must fail");
+    assert!(err.to_string().contains("gap"), "{err}");
+}
+
+#[test]
+fn data_dir_of_another_node_or_cluster_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    drop(RocksStorage::open(dir.path(), 1, "east").expect("create"));
+    let err = RocksStorage::open(dir.path(), 2, "east")
+        .err()
+        .expect("other node");
+    assert!(matches!(err, StorageError::Foreign { .. }), "{err:?}");
+    assert!(err.to_string().contains("node 1"), "{err}");
+    let err = RocksStorage::open(dir.path(), 1, "west")
+        .err()
+        .expect("other cluster");
+    assert!(matches!(err, StorageError::Foreign { .. }), "{err:?}");
+    // A newer format is refused, not rewritten.
+    let marker = dir.path().join(MARKER_FILE);
+    let text = fs::read_to_string(&marker).expect("marker");
+    fs::write(
+        &marker,
+        text.replace("format_version=1", "format_version=99"),
+    )
+    .expect("write");
+    let err = RocksStorage::open(dir.path(), 1, "east")
+        .err()
+        .expect("newer format");
+    assert!(
+        matches!(err, StorageError::UnsupportedVersion { .. }),
+        "{err:?}"
+    );
+    // Locked by another open handle in this process.
+    fs::write(&marker, text).expect("restore marker");
+    let _held = RocksStorage::open(dir.path(), 1, "east").expect("open");
+    assert!(RocksStorage::open(dir.path(), 1, "east").is_err());
+}
