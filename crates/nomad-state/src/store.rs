@@ -1,0 +1,262 @@
+//! The writable store owned by the FSM, the read handle everyone else
+//! holds, and the trait the consensus layer drives.
+
+use std::io::{Read, Write};
+use std::sync::{Arc, RwLock};
+
+use crate::command::Command;
+use crate::digest::StateDigest;
+use crate::error::{ApplyError, RestoreError};
+use crate::fsm::{ApplyResult, StoreConfig, Txn};
+use crate::persist;
+use crate::snapshot::StateSnapshot;
+use crate::table::{Table, TableSet};
+use crate::tables::Tables;
+use crate::watch::{Notifier, WaitFor};
+
+/// What the consensus layer needs from a state machine.
+///
+/// Apply must be deterministic: the same entries applied in the same order
+/// to the same starting state give the same state (compare
+/// [`StateStore::digest`]s) and the same results, on every server.
+pub trait Fsm: Send {
+    /// Applies the committed entry at `index` and returns the encoded
+    /// [`ApplyResult`]. Never panics: bytes that are not an entry, or an
+    /// entry the state refuses, give a result carrying the error, and the
+    /// state is unchanged except for its applied index.
+    fn apply(&mut self, index: u64, data: &[u8]) -> Vec<u8>;
+
+    /// The whole state, encoded (see [`StateStore::write_snapshot`]).
+    fn snapshot(&self) -> Vec<u8>;
+
+    /// Replaces the whole state with a decoded snapshot. On error the
+    /// state is unchanged.
+    fn restore(&mut self, data: &[u8]) -> Result<(), RestoreError>;
+
+    /// Raft index of the last entry applied (or restored).
+    fn applied_index(&self) -> u64;
+}
+
+struct Shared {
+    current: RwLock<StateSnapshot>,
+    notifier: Arc<Notifier>,
+}
+
+/// The current state, owned by the FSM: the one writer of cluster state.
+///
+/// Every applied entry is published at once as a new [`StateSnapshot`] to
+/// [`StateReader`]s, and the tables it changed wake the blocking queries
+/// waiting on them.
+pub struct StateStore {
+    tables: Tables,
+    config: StoreConfig,
+    shared: Arc<Shared>,
+}
+
+impl Default for StateStore {
+    fn default() -> Self {
+        StateStore::new(StoreConfig::default())
+    }
+}
+
+impl std::fmt::Debug for StateStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateStore")
+            .field("applied_index", &self.tables.applied_index)
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+impl StateStore {
+    /// An empty store.
+    pub fn new(config: StoreConfig) -> Self {
+        let tables = Tables::default();
+        let shared = Arc::new(Shared {
+            current: RwLock::new(StateSnapshot::new(tables.clone())),
+            notifier: Arc::new(Notifier::default()),
+        });
+        StateStore {
+            tables,
+            config,
+            shared,
+        }
+    }
+
+    /// The FSM settings.
+    pub fn config(&self) -> StoreConfig {
+        self.config
+    }
+
+    /// A handle for readers (schedulers, RPC, HTTP): snapshots and watches.
+    pub fn reader(&self) -> StateReader {
+        StateReader {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+
+    /// The current state (O(1)).
+    pub fn snapshot(&self) -> StateSnapshot {
+        StateSnapshot::new(self.tables.clone())
+    }
+
+    /// Raft index of the last entry applied.
+    pub fn applied_index(&self) -> u64 {
+        self.tables.applied_index
+    }
+
+    /// Applies one decoded entry.
+    pub fn apply(&mut self, index: u64, cmd: Command) -> ApplyResult {
+        let applied = self.tables.applied_index;
+        if index <= applied {
+            return ApplyResult {
+                index,
+                error: Some(ApplyError::Stale { index, applied }),
+                ..ApplyResult::default()
+            };
+        }
+        let backup = self.tables.clone();
+        let mut txn = Txn::new(&mut self.tables, index, self.config);
+        match txn.apply(cmd) {
+            Ok(()) => {
+                let result = txn.commit();
+                self.publish(result.changed.iter().copied().collect());
+                result
+            }
+            Err(e) => {
+                drop(txn);
+                self.tables = backup;
+                self.tables.applied_index = index;
+                self.publish(TableSet::EMPTY);
+                ApplyResult {
+                    index,
+                    error: Some(e),
+                    ..ApplyResult::default()
+                }
+            }
+        }
+    }
+
+    /// Decodes and applies one entry.
+    pub fn apply_bytes(&mut self, index: u64, data: &[u8]) -> ApplyResult {
+        match Command::decode(data) {
+            Ok(cmd) => self.apply(index, cmd),
+            Err(e) => {
+                let applied = self.tables.applied_index;
+                if index > applied {
+                    self.tables.applied_index = index;
+                    self.publish(TableSet::EMPTY);
+                }
+                ApplyResult {
+                    index,
+                    error: Some(ApplyError::Decode(e.to_string())),
+                    ..ApplyResult::default()
+                }
+            }
+        }
+    }
+
+    fn publish(&self, changed: TableSet) {
+        let snap = StateSnapshot::new(self.tables.clone());
+        {
+            let mut cur = self
+                .shared
+                .current
+                .write()
+                .unwrap_or_else(|e| e.into_inner());
+            *cur = snap;
+        }
+        self.shared
+            .notifier
+            .publish(self.tables.indexes, self.tables.applied_index, changed);
+    }
+
+    /// Writes the whole state (see [`persist`](crate::persist) for the
+    /// format) without copying it first.
+    pub fn write_snapshot<W: Write>(&self, w: W) -> std::io::Result<()> {
+        persist::write(&self.tables, w)
+    }
+
+    /// Replaces the whole state with a snapshot read from `r`.
+    pub fn restore_from<R: Read>(&mut self, r: R) -> Result<(), RestoreError> {
+        let tables = persist::read(r)?;
+        self.tables = tables;
+        self.publish(Table::ALL.into_iter().collect());
+        Ok(())
+    }
+
+    /// A digest of every table, for comparing servers.
+    pub fn digest(&self) -> StateDigest {
+        crate::digest::digest(&self.tables)
+    }
+}
+
+impl Fsm for StateStore {
+    fn apply(&mut self, index: u64, data: &[u8]) -> Vec<u8> {
+        self.apply_bytes(index, data).encode()
+    }
+
+    fn snapshot(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        // Writing into a Vec cannot fail.
+        let _ = self.write_snapshot(&mut out);
+        out
+    }
+
+    fn restore(&mut self, data: &[u8]) -> Result<(), RestoreError> {
+        self.restore_from(data)
+    }
+
+    fn applied_index(&self) -> u64 {
+        self.tables.applied_index
+    }
+}
+
+/// A cheap, cloneable, thread-safe handle on the published state.
+#[derive(Clone)]
+pub struct StateReader {
+    shared: Arc<Shared>,
+}
+
+impl StateReader {
+    /// The latest published state (O(1)).
+    pub fn snapshot(&self) -> StateSnapshot {
+        self.shared
+            .current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// A future resolving once one of `tables` has an index greater than
+    /// `index`, with that index. Take the snapshot first, then wait past the
+    /// index it reported: a write landing in between is not missed.
+    pub fn wait_past(&self, tables: &[Table], index: u64) -> WaitFor {
+        WaitFor::tables_past(Arc::clone(&self.shared.notifier), tables, index)
+    }
+
+    /// A future resolving once the applied index reaches `index` (Nomad's
+    /// `SnapshotMinIndex`).
+    pub fn wait_applied(&self, index: u64) -> WaitFor {
+        WaitFor::applied(Arc::clone(&self.shared.notifier), index)
+    }
+
+    /// The published indexes and registered waiters.
+    pub fn notifier(&self) -> &Notifier {
+        &self.shared.notifier
+    }
+}
+
+impl StateSnapshot {
+    /// Encodes this snapshot (the same bytes [`Fsm::snapshot`] gives at
+    /// this index); lets a caller capture the state in O(1) on the apply
+    /// thread and encode it elsewhere.
+    pub fn write_to<W: Write>(&self, w: W) -> std::io::Result<()> {
+        persist::write(&self.t, w)
+    }
+
+    /// A digest of every table.
+    pub fn digest(&self) -> StateDigest {
+        crate::digest::digest(&self.t)
+    }
+}
