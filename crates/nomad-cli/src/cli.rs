@@ -1,6 +1,9 @@
 //! The command tree and dispatch.
 
-use crate::commands::{job, version};
+use crate::commands::{
+    alloc, deployment, eval, job, jobops, node, operator, plan, status, version,
+};
+use crate::ctx::GlobalArgs;
 use crate::Io;
 use clap::{Parser, Subcommand};
 use std::ffi::OsString;
@@ -17,6 +20,8 @@ pub struct Cli {
     /// Print the version (as `nomad version`).
     #[arg(short = 'v', long = "version", global = false)]
     version: bool,
+    #[command(flatten)]
+    global: GlobalArgs,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -28,12 +33,69 @@ enum Command {
         #[command(subcommand)]
         command: JobCommand,
     },
+    /// Interact with client nodes.
+    Node {
+        #[command(subcommand)]
+        command: NodeCommand,
+    },
+    /// Interact with servers.
+    Server {
+        #[command(subcommand)]
+        command: ServerCommand,
+    },
+    /// Interact with allocations.
+    Alloc {
+        #[command(subcommand)]
+        command: AllocCommand,
+    },
+    /// Interact with evaluations.
+    Eval {
+        #[command(subcommand)]
+        command: EvalCommand,
+    },
+    /// Interact with deployments.
+    Deployment {
+        #[command(subcommand)]
+        command: DeploymentCommand,
+    },
+    /// Interact with the system API.
+    System {
+        #[command(subcommand)]
+        command: SystemCommand,
+    },
     /// Create an example job file (alias of `job init`).
     Init(job::InitArgs),
     /// Run a new job or update an existing one (alias of `job run`).
     Run(job::RunArgs),
+    /// Dry-run a job update (alias of `job plan`).
+    Plan(plan::PlanArgs),
+    /// Status of jobs, or of whatever an ID prefix names.
+    Status(status::JobStatusArgs),
+    /// Stop a job (alias of `job stop`).
+    Stop(jobops::StopArgs),
+    /// Inspect a submitted job (alias of `job inspect`).
+    Inspect(jobops::InspectArgs),
     /// Check a job specification for errors (alias of `job validate`).
     Validate(job::ValidateArgs),
+    /// Stream the logs of a task (alias of `alloc logs`).
+    Logs(alloc::AllocLogsArgs),
+    /// Allocation status (alias of `alloc status`).
+    #[command(name = "alloc-status")]
+    AllocStatus(alloc::AllocStatusArgs),
+    /// Node status (alias of `node status`).
+    #[command(name = "node-status")]
+    NodeStatus(node::NodeStatusArgs),
+    /// Evaluation status (alias of `eval status`).
+    #[command(name = "eval-status")]
+    EvalStatus(eval::EvalStatusArgs),
+    /// Server members (alias of `server members`).
+    #[command(name = "server-members")]
+    ServerMembers(operator::MembersArgs),
+    /// Show the local agent's status.
+    #[command(name = "agent-info")]
+    AgentInfo(operator::AgentInfoArgs),
+    /// Run a Nomad agent (not wired in this build yet).
+    Agent(crate::agent::AgentArgs),
     /// Print the version.
     Version,
 }
@@ -44,13 +106,92 @@ enum JobCommand {
     Init(job::InitArgs),
     /// Run a new job or update an existing one.
     Run(job::RunArgs),
+    /// Dry-run a job update to see its effects.
+    Plan(plan::PlanArgs),
+    /// Display the status of jobs.
+    Status(status::JobStatusArgs),
+    /// Stop a running job.
+    Stop(jobops::StopArgs),
+    /// Inspect a submitted job.
+    Inspect(jobops::InspectArgs),
+    /// List a job's allocations.
+    Allocs(jobops::AllocsArgs),
     /// Check a job specification for errors.
     Validate(job::ValidateArgs),
 }
 
+#[derive(Debug, Subcommand)]
+enum NodeCommand {
+    /// Display the status of nodes.
+    Status(node::NodeStatusArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum ServerCommand {
+    /// Display the servers of the region.
+    Members(operator::MembersArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum AllocCommand {
+    /// Display the status of an allocation.
+    Status(alloc::AllocStatusArgs),
+    /// Stream the logs of a task.
+    Logs(alloc::AllocLogsArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum EvalCommand {
+    /// Display an evaluation.
+    Status(eval::EvalStatusArgs),
+    /// List evaluations.
+    List(eval::EvalListArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum DeploymentCommand {
+    /// List deployments.
+    List(deployment::DeploymentListArgs),
+    /// Display a deployment.
+    Status(deployment::DeploymentStatusArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum SystemCommand {
+    /// Run the garbage collector.
+    Gc,
+}
+
 /// Words that make up command paths; flags are rewritten up to the first
 /// other positional (see [`crate::args`]).
-const SUBCOMMANDS: &[&str] = &["job", "init", "run", "validate", "version"];
+const SUBCOMMANDS: &[&str] = &[
+    "job",
+    "init",
+    "run",
+    "plan",
+    "status",
+    "stop",
+    "inspect",
+    "allocs",
+    "validate",
+    "node",
+    "server",
+    "members",
+    "alloc",
+    "logs",
+    "eval",
+    "list",
+    "deployment",
+    "system",
+    "gc",
+    "alloc-status",
+    "node-status",
+    "eval-status",
+    "server-members",
+    "agent-info",
+    "agent",
+    "version",
+];
 
 pub fn run(args: impl IntoIterator<Item = OsString>, io: &mut Io<'_>) -> i32 {
     let args = crate::args::normalize(args, SUBCOMMANDS);
@@ -75,15 +216,53 @@ pub fn run(args: impl IntoIterator<Item = OsString>, io: &mut Io<'_>) -> i32 {
     if cli.version {
         return version::run(io);
     }
+    let g = &cli.global;
     match cli.command {
         Some(Command::Job { command }) => match command {
             JobCommand::Init(a) => job::init(a, io),
-            JobCommand::Run(a) => job::run(a, io),
+            JobCommand::Run(a) => job::run(a, g, io),
+            JobCommand::Plan(a) => plan::plan(a, g, io),
+            JobCommand::Status(a) => status::job_status(a, g, io),
+            JobCommand::Stop(a) => jobops::stop(a, g, io),
+            JobCommand::Inspect(a) => jobops::inspect(a, g, io),
+            JobCommand::Allocs(a) => jobops::allocs(a, g, io),
             JobCommand::Validate(a) => job::validate(a, io),
         },
+        Some(Command::Node {
+            command: NodeCommand::Status(a),
+        })
+        | Some(Command::NodeStatus(a)) => node::status(a, g, io),
+        Some(Command::Server {
+            command: ServerCommand::Members(a),
+        })
+        | Some(Command::ServerMembers(a)) => operator::members(a, g, io),
+        Some(Command::Alloc { command }) => match command {
+            AllocCommand::Status(a) => alloc::status(a, g, io),
+            AllocCommand::Logs(a) => alloc::logs(a, g, io),
+        },
+        Some(Command::AllocStatus(a)) => alloc::status(a, g, io),
+        Some(Command::Logs(a)) => alloc::logs(a, g, io),
+        Some(Command::Eval { command }) => match command {
+            EvalCommand::Status(a) => eval::status(a, g, io),
+            EvalCommand::List(a) => eval::list(a, g, io),
+        },
+        Some(Command::EvalStatus(a)) => eval::status(a, g, io),
+        Some(Command::Deployment { command }) => match command {
+            DeploymentCommand::List(a) => deployment::list(a, g, io),
+            DeploymentCommand::Status(a) => deployment::status(a, g, io),
+        },
+        Some(Command::System {
+            command: SystemCommand::Gc,
+        }) => operator::system_gc(g, io),
         Some(Command::Init(a)) => job::init(a, io),
-        Some(Command::Run(a)) => job::run(a, io),
+        Some(Command::Run(a)) => job::run(a, g, io),
+        Some(Command::Plan(a)) => plan::plan(a, g, io),
+        Some(Command::Status(a)) => status::status(a, g, io),
+        Some(Command::Stop(a)) => jobops::stop(a, g, io),
+        Some(Command::Inspect(a)) => jobops::inspect(a, g, io),
         Some(Command::Validate(a)) => job::validate(a, io),
+        Some(Command::AgentInfo(a)) => operator::agent_info(a, g, io),
+        Some(Command::Agent(a)) => crate::agent::run(a, io),
         Some(Command::Version) | None => version::run(io),
     }
 }

@@ -48,12 +48,29 @@ pub struct LoadedJob {
     pub source: nomad_jobspec::SourceMap,
 }
 
+/// `nomad job init` writes `example.nomad.hcl`, while older guides run
+/// `nomad job run example.nomad`: a missing `X` falls back to an existing
+/// `X.hcl`, with a note on stderr.
+pub fn resolve_path(path: &str, io: &mut Io<'_>) -> String {
+    if path == "-" || Path::new(path).exists() {
+        return path.to_string();
+    }
+    let alt = format!("{path}.hcl");
+    if path.ends_with(".nomad") && Path::new(&alt).is_file() {
+        let _ = writeln!(io.err, "Note: {path} does not exist; reading {alt} instead");
+        return alt;
+    }
+    path.to_string()
+}
+
 pub fn load(path: &str, args: &JobFileArgs, io: &mut Io<'_>) -> Result<LoadedJob, LoadError> {
     if args.hcl1 {
         return Err(LoadError::Options(
             "HCL1 job files are not supported; write the job in HCL2 or JSON".into(),
         ));
     }
+    let resolved = resolve_path(path, io);
+    let path = resolved.as_str();
     let (display, text, base_dir) = if path == "-" {
         let mut text = String::new();
         io.stdin

@@ -1,16 +1,22 @@
 //! The `nomad` command.
 //!
 //! Owns: the command tree (clap), Nomad's flag conventions (see [`args`]),
-//! what every command prints (tables, JSON as Go writes it, messages) and its
-//! exit codes, which follow Nomad's.
+//! what every command prints (tables in columnize style, JSON as Go writes
+//! it, messages; see [`format`]) and its exit codes, which follow Nomad's.
+//! Commands that need a cluster talk to an agent through
+//! `nomad-api-client` (`-address` / `NOMAD_ADDR`, `-region`, `-namespace`,
+//! `-token` and their `NOMAD_*` variables).
 //!
 //! Must not depend on: server internals (state store, raft, scheduler) except
 //! through the agent's composition in `nomad agent`; it talks to a cluster only
 //! through the `/v1` HTTP API.
 
+pub mod agent;
 pub mod args;
 mod cli;
 mod commands;
+mod ctx;
+pub mod format;
 mod jobfile;
 
 use std::ffi::OsString;

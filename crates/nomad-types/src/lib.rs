@@ -29,6 +29,7 @@
 //! file or other I/O, no clocks. Other crates build behaviour on top of it.
 
 pub mod alloc;
+pub mod api;
 mod canonicalize;
 pub mod consts;
 pub mod deployment;

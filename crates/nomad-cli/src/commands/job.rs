@@ -1,8 +1,13 @@
-//! `nomad job init`, `nomad job validate`, `nomad job run`.
+//! `nomad job init`, `nomad job validate`, `nomad job run` (submit, then
+//! monitor the evaluation).
 
+use crate::commands::monitor;
+use crate::ctx::{Ctx, GlobalArgs};
+use crate::format::{FULL_ID, SHORT_ID};
 use crate::jobfile::{self, JobFileArgs};
 use crate::Io;
 use clap::Args;
+use nomad_types::api::JobRegisterRequest;
 
 const EXAMPLE: &str = include_str!("../../assets/example.nomad.hcl");
 const EXAMPLE_SHORT: &str = include_str!("../../assets/example-short.nomad.hcl");
@@ -106,8 +111,26 @@ pub struct RunArgs {
     #[arg(long)]
     detach: bool,
     /// Submit only if the job's modify index is this one (0: only if new).
-    #[arg(long = "check-index")]
-    check_index: Option<u64>,
+    #[arg(long = "check-index", value_name = "index")]
+    check_index: Option<String>,
+    /// Keep the group counts of the running job.
+    #[arg(long = "preserve-counts")]
+    preserve_counts: bool,
+    /// Keep the task resources of the running job.
+    #[arg(long = "preserve-resources")]
+    preserve_resources: bool,
+    /// Override soft-mandatory policies (accepted; there are none).
+    #[arg(long = "policy-override")]
+    policy_override: bool,
+    /// Priority of the evaluation (1-100).
+    #[arg(long = "eval-priority", default_value_t = 0)]
+    eval_priority: i64,
+    /// Consul namespace (accepted; Consul is not integrated).
+    #[arg(long = "consul-namespace", hide = true)]
+    consul_namespace: Option<String>,
+    /// Vault namespace (accepted; Vault is not integrated).
+    #[arg(long = "vault-namespace", hide = true)]
+    vault_namespace: Option<String>,
     /// Show full IDs.
     #[arg(long)]
     verbose: bool,
@@ -115,7 +138,7 @@ pub struct RunArgs {
     path: String,
 }
 
-pub fn run(args: RunArgs, io: &mut Io<'_>) -> i32 {
+pub fn run(args: RunArgs, g: &GlobalArgs, io: &mut Io<'_>) -> i32 {
     let loaded = match jobfile::load(&args.path, &args.file, io) {
         Ok(j) => j,
         Err(e) => {
@@ -136,12 +159,68 @@ pub fn run(args: RunArgs, io: &mut Io<'_>) -> i32 {
             }
         };
     }
-    let _ = (args.detach, args.check_index, args.verbose);
-    let _ = writeln!(
-        io.err,
-        "Error submitting job: this build has no HTTP API client yet (the agent and /v1 API are not built); \
-         use `nomad job run -output {}` to print the job as JSON",
-        args.path
-    );
-    1
+    let (check_index, enforce) = match args.check_index.as_deref() {
+        None | Some("") => (0, false),
+        Some(s) => {
+            match s.parse::<u64>() {
+                Ok(n) => (n, true),
+                Err(e) => {
+                    let _ = writeln!(io.err, "Error parsing check-index value {s:?}: strconv.ParseUint: parsing {s:?}: {e}");
+                    return 1;
+                }
+            }
+        }
+    };
+    let Some(mut ctx) = Ctx::new(g, io) else {
+        return 1;
+    };
+    let job = loaded.job;
+    if let Some(r) = job.region.as_deref().filter(|r| !r.is_empty()) {
+        ctx.client.set_region(r);
+    }
+    if let Some(n) = job.namespace.as_deref().filter(|n| !n.is_empty()) {
+        ctx.client.set_namespace(n);
+    }
+    let periodic = job.is_periodic();
+    let paramjob = job.is_parameterized();
+    let multiregion = job.is_multiregion();
+    let req = JobRegisterRequest {
+        job: Some(job),
+        enforce_index: enforce,
+        job_modify_index: check_index,
+        policy_override: args.policy_override,
+        preserve_counts: args.preserve_counts,
+        preserve_resources: args.preserve_resources,
+        eval_priority: args.eval_priority,
+        ..JobRegisterRequest::default()
+    };
+    let resp = match ctx.block(ctx.client.job_register(&req)) {
+        Ok(r) => r,
+        Err(e) => {
+            let text = e.to_string();
+            if let Some(pos) = text.find(ENFORCE_PREFIX) {
+                let msg = text[pos..].trim_end_matches(')');
+                let _ = writeln!(io.err, "{msg}");
+                let _ = writeln!(io.err, "Job not updated");
+                return 1;
+            }
+            let _ = writeln!(io.err, "Error submitting job: {text}");
+            return 1;
+        }
+    };
+    if !resp.warnings.is_empty() {
+        let _ = writeln!(io.out, "Job Warnings:\n{}\n", resp.warnings);
+    }
+    if args.detach || periodic || paramjob || multiregion {
+        let _ = writeln!(io.out, "Job registration successful");
+        if !paramjob && !periodic {
+            let _ = writeln!(io.out, "Evaluation ID: {}", resp.eval_id);
+        }
+        return 0;
+    }
+    let len = if args.verbose { FULL_ID } else { SHORT_ID };
+    monitor::monitor(&ctx, io, &resp.eval_id, len)
 }
+
+/// The text Nomad's check-index refusals start with.
+pub const ENFORCE_PREFIX: &str = "Enforcing job modify index";

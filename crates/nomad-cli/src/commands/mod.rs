@@ -1,4 +1,14 @@
 //! One module per command family.
 
+pub mod alloc;
+pub mod common;
+pub mod deployment;
+pub mod eval;
 pub mod job;
+pub mod jobops;
+pub mod monitor;
+pub mod node;
+pub mod operator;
+pub mod plan;
+pub mod status;
 pub mod version;

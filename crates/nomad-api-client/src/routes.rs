@@ -1,0 +1,444 @@
+//! One method per `/v1` route.
+
+use nomad_types::api::{
+    AgentHealthResponse, AgentSelf, AllocStopResponse, DeploymentPauseRequest,
+    DeploymentPromoteRequest, DeploymentUpdateResponse, JobDeregisterResponse, JobPlanRequest,
+    JobRegisterRequest, JobRegisterResponse, JobValidateRequest, JobValidateResponse,
+    JobVersionsResponse, JobsParseRequest, NodeDrainUpdateResponse, NodeEligibilityUpdateResponse,
+    NodeUpdateDrainRequest, NodeUpdateEligibilityRequest, RaftConfiguration, ServerMembers,
+};
+use nomad_types::{
+    Allocation, AllocationListStub, Deployment, Evaluation, Job, JobListStub, JobPlanResponse,
+    JobSummary, Node, NodeListStub,
+};
+
+use crate::{escape_path, Client, Error, QueryMeta, QueryOptions};
+
+type R<T> = Result<(T, QueryMeta), Error>;
+
+fn kv(k: &str, v: impl ToString) -> (String, String) {
+    (k.to_string(), v.to_string())
+}
+
+/// A streaming response body (logs, file contents).
+pub struct LogStream {
+    resp: reqwest::Response,
+}
+
+impl LogStream {
+    pub(crate) fn new(resp: reqwest::Response) -> Self {
+        LogStream { resp }
+    }
+
+    /// The next chunk, or `None` at the end.
+    pub async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, Error> {
+        self.resp
+            .chunk()
+            .await
+            .map(|c| c.map(|b| b.to_vec()))
+            .map_err(|e| Error::Transport(e.to_string()))
+    }
+}
+
+impl Client {
+    // ---- jobs ----
+
+    /// `GET /v1/jobs`.
+    pub async fn jobs_list(&self, q: &QueryOptions) -> R<Vec<JobListStub>> {
+        self.get("/v1/jobs", q).await
+    }
+
+    /// `GET /v1/job/:id`.
+    pub async fn job_info(&self, id: &str, q: &QueryOptions) -> R<Job> {
+        self.get(&format!("/v1/job/{}", escape_path(id)), q).await
+    }
+
+    /// `PUT /v1/jobs`.
+    pub async fn job_register(
+        &self,
+        req: &JobRegisterRequest,
+    ) -> Result<JobRegisterResponse, Error> {
+        self.put("/v1/jobs", Some(req), &[]).await
+    }
+
+    /// `DELETE /v1/job/:id`.
+    pub async fn job_deregister(
+        &self,
+        id: &str,
+        namespace: &str,
+        purge: bool,
+        global: bool,
+        no_shutdown_delay: bool,
+        eval_priority: i64,
+    ) -> Result<JobDeregisterResponse, Error> {
+        let mut p = vec![kv("purge", purge), kv("global", global)];
+        if !namespace.is_empty() {
+            p.push(kv("namespace", namespace));
+        }
+        if no_shutdown_delay {
+            p.push(kv("no_shutdown_delay", true));
+        }
+        if eval_priority > 0 {
+            p.push(kv("eval_priority", eval_priority));
+        }
+        self.delete(&format!("/v1/job/{}", escape_path(id)), &p)
+            .await
+    }
+
+    /// `PUT /v1/job/:id/plan`.
+    pub async fn job_plan(&self, job: &Job, diff: bool) -> Result<JobPlanResponse, Error> {
+        let req = JobPlanRequest {
+            job: Some(job.clone()),
+            diff,
+            ..JobPlanRequest::default()
+        };
+        let mut p = Vec::new();
+        if let Some(ns) = job.namespace.as_deref().filter(|s| !s.is_empty()) {
+            p.push(kv("namespace", ns));
+        }
+        self.put(
+            &format!("/v1/job/{}/plan", escape_path(job.id())),
+            Some(&req),
+            &p,
+        )
+        .await
+    }
+
+    /// `GET /v1/job/:id/allocations`.
+    pub async fn job_allocations(
+        &self,
+        id: &str,
+        all: bool,
+        q: &QueryOptions,
+    ) -> R<Vec<AllocationListStub>> {
+        let q = q.clone().param("all", all.to_string());
+        self.get(&format!("/v1/job/{}/allocations", escape_path(id)), &q)
+            .await
+    }
+
+    /// `GET /v1/job/:id/evaluations`.
+    pub async fn job_evaluations(&self, id: &str, q: &QueryOptions) -> R<Vec<Evaluation>> {
+        self.get(&format!("/v1/job/{}/evaluations", escape_path(id)), q)
+            .await
+    }
+
+    /// `GET /v1/job/:id/deployments`.
+    pub async fn job_deployments(&self, id: &str, q: &QueryOptions) -> R<Vec<Deployment>> {
+        self.get(&format!("/v1/job/{}/deployments", escape_path(id)), q)
+            .await
+    }
+
+    /// `GET /v1/job/:id/deployment` (`None` when the job has none).
+    pub async fn job_latest_deployment(&self, id: &str, q: &QueryOptions) -> R<Option<Deployment>> {
+        self.get(&format!("/v1/job/{}/deployment", escape_path(id)), q)
+            .await
+    }
+
+    /// `GET /v1/job/:id/summary`.
+    pub async fn job_summary(&self, id: &str, q: &QueryOptions) -> R<JobSummary> {
+        self.get(&format!("/v1/job/{}/summary", escape_path(id)), q)
+            .await
+    }
+
+    /// `GET /v1/job/:id/versions`.
+    pub async fn job_versions(
+        &self,
+        id: &str,
+        diffs: bool,
+        q: &QueryOptions,
+    ) -> R<JobVersionsResponse> {
+        let q = q.clone().param("diffs", diffs.to_string());
+        self.get(&format!("/v1/job/{}/versions", escape_path(id)), &q)
+            .await
+    }
+
+    /// `PUT /v1/job/:id/evaluate`.
+    pub async fn job_evaluate(&self, id: &str) -> Result<JobRegisterResponse, Error> {
+        self.put::<(), _>(&format!("/v1/job/{}/evaluate", escape_path(id)), None, &[])
+            .await
+    }
+
+    /// `POST /v1/jobs/parse`.
+    pub async fn jobs_parse(&self, req: &JobsParseRequest) -> Result<Job, Error> {
+        self.put("/v1/jobs/parse", Some(req), &[]).await
+    }
+
+    /// `POST /v1/validate/job`.
+    pub async fn validate_job(&self, job: &Job) -> Result<JobValidateResponse, Error> {
+        let req = JobValidateRequest {
+            job: Some(job.clone()),
+        };
+        self.put("/v1/validate/job", Some(&req), &[]).await
+    }
+
+    // ---- allocations ----
+
+    /// `GET /v1/allocations`.
+    pub async fn allocations_list(&self, q: &QueryOptions) -> R<Vec<AllocationListStub>> {
+        self.get("/v1/allocations", q).await
+    }
+
+    /// `GET /v1/allocation/:id`.
+    pub async fn allocation_info(&self, id: &str, q: &QueryOptions) -> R<Allocation> {
+        self.get(&format!("/v1/allocation/{}", escape_path(id)), q)
+            .await
+    }
+
+    /// `PUT /v1/allocation/:id/stop`.
+    pub async fn allocation_stop(&self, id: &str) -> Result<AllocStopResponse, Error> {
+        self.put::<(), _>(
+            &format!("/v1/allocation/{}/stop", escape_path(id)),
+            None,
+            &[],
+        )
+        .await
+    }
+
+    // ---- evaluations ----
+
+    /// `GET /v1/evaluations`.
+    pub async fn evaluations_list(&self, q: &QueryOptions) -> R<Vec<Evaluation>> {
+        self.get("/v1/evaluations", q).await
+    }
+
+    /// `GET /v1/evaluation/:id`.
+    pub async fn evaluation_info(&self, id: &str, q: &QueryOptions) -> R<Evaluation> {
+        self.get(&format!("/v1/evaluation/{}", escape_path(id)), q)
+            .await
+    }
+
+    /// `GET /v1/evaluation/:id/allocations`.
+    pub async fn evaluation_allocations(
+        &self,
+        id: &str,
+        q: &QueryOptions,
+    ) -> R<Vec<AllocationListStub>> {
+        self.get(
+            &format!("/v1/evaluation/{}/allocations", escape_path(id)),
+            q,
+        )
+        .await
+    }
+
+    // ---- deployments ----
+
+    /// `GET /v1/deployments`.
+    pub async fn deployments_list(&self, q: &QueryOptions) -> R<Vec<Deployment>> {
+        self.get("/v1/deployments", q).await
+    }
+
+    /// `GET /v1/deployment/:id`.
+    pub async fn deployment_info(&self, id: &str, q: &QueryOptions) -> R<Deployment> {
+        self.get(&format!("/v1/deployment/{}", escape_path(id)), q)
+            .await
+    }
+
+    /// `GET /v1/deployment/allocations/:id`.
+    pub async fn deployment_allocations(
+        &self,
+        id: &str,
+        q: &QueryOptions,
+    ) -> R<Vec<AllocationListStub>> {
+        self.get(
+            &format!("/v1/deployment/allocations/{}", escape_path(id)),
+            q,
+        )
+        .await
+    }
+
+    /// `PUT /v1/deployment/promote/:id`.
+    pub async fn deployment_promote(
+        &self,
+        id: &str,
+        all: bool,
+        groups: Vec<String>,
+    ) -> Result<DeploymentUpdateResponse, Error> {
+        let req = DeploymentPromoteRequest {
+            deployment_id: id.to_string(),
+            all,
+            groups,
+        };
+        self.put(
+            &format!("/v1/deployment/promote/{}", escape_path(id)),
+            Some(&req),
+            &[],
+        )
+        .await
+    }
+
+    /// `PUT /v1/deployment/fail/:id`.
+    pub async fn deployment_fail(&self, id: &str) -> Result<DeploymentUpdateResponse, Error> {
+        self.put::<(), _>(
+            &format!("/v1/deployment/fail/{}", escape_path(id)),
+            None,
+            &[],
+        )
+        .await
+    }
+
+    /// `PUT /v1/deployment/pause/:id`.
+    pub async fn deployment_pause(
+        &self,
+        id: &str,
+        pause: bool,
+    ) -> Result<DeploymentUpdateResponse, Error> {
+        let req = DeploymentPauseRequest {
+            deployment_id: id.to_string(),
+            pause,
+        };
+        self.put(
+            &format!("/v1/deployment/pause/{}", escape_path(id)),
+            Some(&req),
+            &[],
+        )
+        .await
+    }
+
+    // ---- nodes ----
+
+    /// `GET /v1/nodes`.
+    pub async fn nodes_list(&self, q: &QueryOptions) -> R<Vec<NodeListStub>> {
+        self.get("/v1/nodes", q).await
+    }
+
+    /// `GET /v1/node/:id`.
+    pub async fn node_info(&self, id: &str, q: &QueryOptions) -> R<Node> {
+        self.get(&format!("/v1/node/{}", escape_path(id)), q).await
+    }
+
+    /// `GET /v1/node/:id/allocations`.
+    pub async fn node_allocations(&self, id: &str, q: &QueryOptions) -> R<Vec<Allocation>> {
+        self.get(&format!("/v1/node/{}/allocations", escape_path(id)), q)
+            .await
+    }
+
+    /// `PUT /v1/node/:id/drain`.
+    pub async fn node_drain(
+        &self,
+        req: &NodeUpdateDrainRequest,
+    ) -> Result<NodeDrainUpdateResponse, Error> {
+        self.put(
+            &format!("/v1/node/{}/drain", escape_path(&req.node_id)),
+            Some(req),
+            &[],
+        )
+        .await
+    }
+
+    /// `PUT /v1/node/:id/eligibility`.
+    pub async fn node_eligibility(
+        &self,
+        id: &str,
+        eligible: bool,
+    ) -> Result<NodeEligibilityUpdateResponse, Error> {
+        let req = NodeUpdateEligibilityRequest {
+            node_id: id.to_string(),
+            eligibility: if eligible { "eligible" } else { "ineligible" }.to_string(),
+        };
+        self.put(
+            &format!("/v1/node/{}/eligibility", escape_path(id)),
+            Some(&req),
+            &[],
+        )
+        .await
+    }
+
+    // ---- agent, status, system ----
+
+    /// `GET /v1/agent/self`.
+    pub async fn agent_self(&self) -> Result<AgentSelf, Error> {
+        Ok(self
+            .get("/v1/agent/self", &QueryOptions::default())
+            .await?
+            .0)
+    }
+
+    /// `GET /v1/agent/members`.
+    pub async fn agent_members(&self) -> Result<ServerMembers, Error> {
+        Ok(self
+            .get("/v1/agent/members", &QueryOptions::default())
+            .await?
+            .0)
+    }
+
+    /// `GET /v1/agent/servers`.
+    pub async fn agent_servers(&self) -> Result<Vec<String>, Error> {
+        Ok(self
+            .get("/v1/agent/servers", &QueryOptions::default())
+            .await?
+            .0)
+    }
+
+    /// `GET /v1/agent/health`.
+    pub async fn agent_health(&self) -> Result<AgentHealthResponse, Error> {
+        Ok(self
+            .get("/v1/agent/health", &QueryOptions::default())
+            .await?
+            .0)
+    }
+
+    /// `GET /v1/status/leader` (of `region`, or the client's).
+    pub async fn status_leader(&self, region: &str) -> Result<String, Error> {
+        let mut q = QueryOptions::default();
+        if !region.is_empty() {
+            q = q.param("region", region);
+        }
+        Ok(self.get("/v1/status/leader", &q).await?.0)
+    }
+
+    /// `GET /v1/status/peers`.
+    pub async fn status_peers(&self) -> Result<Vec<String>, Error> {
+        Ok(self
+            .get("/v1/status/peers", &QueryOptions::default())
+            .await?
+            .0)
+    }
+
+    /// `GET /v1/regions`.
+    pub async fn regions(&self) -> Result<Vec<String>, Error> {
+        Ok(self.get("/v1/regions", &QueryOptions::default()).await?.0)
+    }
+
+    /// `PUT /v1/system/gc`.
+    pub async fn system_gc(&self) -> Result<(), Error> {
+        let _: Option<serde_json::Value> = self.put::<(), _>("/v1/system/gc", None, &[]).await?;
+        Ok(())
+    }
+
+    /// `GET /v1/operator/raft/configuration`.
+    pub async fn raft_configuration(&self) -> Result<RaftConfiguration, Error> {
+        Ok(self
+            .get("/v1/operator/raft/configuration", &QueryOptions::default())
+            .await?
+            .0)
+    }
+
+    /// `GET /v1/metrics`.
+    pub async fn metrics(&self) -> Result<serde_json::Value, Error> {
+        Ok(self.get("/v1/metrics", &QueryOptions::default()).await?.0)
+    }
+
+    // ---- client file system ----
+
+    /// `GET /v1/client/fs/logs/:alloc` as plain bytes.
+    pub async fn alloc_logs(
+        &self,
+        alloc_id: &str,
+        task: &str,
+        log_type: &str,
+        follow: bool,
+        origin: &str,
+        offset: i64,
+    ) -> Result<LogStream, Error> {
+        let p = vec![
+            kv("task", task),
+            kv("type", log_type),
+            kv("follow", follow),
+            kv("origin", origin),
+            kv("offset", offset),
+            kv("plain", true),
+        ];
+        self.get_stream(&format!("/v1/client/fs/logs/{}", escape_path(alloc_id)), &p)
+            .await
+    }
+}

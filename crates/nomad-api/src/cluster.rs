@@ -1,0 +1,262 @@
+//! The seam between the HTTP layer and the agent: [`ClusterApi`].
+//!
+//! Reads go to the agent's replica of the state store ([`ClusterApi::state`])
+//! after a consistency barrier ([`ClusterApi::read_barrier`]); blocking
+//! queries wait on the store's watches. Writes are methods that mirror
+//! Nomad's RPCs (`Job.Register`, `Job.Plan`, `Node.UpdateDrain`, …) and
+//! return Nomad's response bodies, or a [`ClusterError`] the HTTP layer maps
+//! to Nomad's status codes.
+
+use std::pin::Pin;
+
+use async_trait::async_trait;
+use futures_util::Stream;
+use nomad_state::StateReader;
+use nomad_types::api::{
+    AgentHealthResponse, AgentSelf, AllocFileInfo, AllocStopRequest, AllocStopResponse,
+    DeploymentPauseRequest, DeploymentPromoteRequest, DeploymentUpdateResponse,
+    JobDeregisterRequest, JobDeregisterResponse, JobEvaluateRequest, JobPlanRequest,
+    JobRegisterRequest, JobRegisterResponse, NodeDrainUpdateResponse,
+    NodeEligibilityUpdateResponse, NodeUpdateDrainRequest, NodeUpdateEligibilityRequest,
+    RaftConfiguration, ServerMembers,
+};
+use nomad_types::JobPlanResponse;
+
+/// Why a request failed, as the HTTP layer reports it: each variant has
+/// Nomad's status code and its text is the plain-text response body.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClusterError {
+    /// 400: the request is malformed; the text names the field.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 403: the token may not do this.
+    #[error("Permission denied")]
+    PermissionDenied,
+    /// 404: the object does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// 405: the route exists, the method does not.
+    #[error("Invalid method")]
+    InvalidMethod,
+    /// 409: the request conflicts with the current state (a stale
+    /// `-check-index`: `Enforcing job modify index 5: job exists with
+    /// conflicting job modify index: 9`).
+    #[error("{0}")]
+    Conflict(String),
+    /// 500: there is no leader to serve the request.
+    #[error("No cluster leader")]
+    NoLeader,
+    /// 501: this agent does not offer the feature (no client role for
+    /// `/v1/client/fs`, an endpoint not built yet).
+    #[error("{0}")]
+    NotImplemented(String),
+    /// 500: a real fault.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ClusterError {
+    /// The HTTP status code Nomad answers with.
+    pub fn status(&self) -> u16 {
+        match self {
+            ClusterError::BadRequest(_) => 400,
+            ClusterError::PermissionDenied => 403,
+            ClusterError::NotFound(_) => 404,
+            ClusterError::InvalidMethod => 405,
+            ClusterError::Conflict(_) => 409,
+            ClusterError::NoLeader | ClusterError::Internal(_) => 500,
+            ClusterError::NotImplemented(_) => 501,
+        }
+    }
+}
+
+/// What a read reports besides its data (Nomad's `QueryMeta`, less the index).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ReadMeta {
+    /// A leader is known.
+    pub known_leader: bool,
+    /// Milliseconds since this server last heard from the leader (0 on the
+    /// leader itself).
+    pub last_contact_ms: u64,
+}
+
+/// Where to read an allocation's log from (`/v1/client/fs/logs/:alloc`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LogsRequest {
+    /// Allocation ID (full).
+    pub alloc_id: String,
+    /// Task name.
+    pub task: String,
+    /// `stdout` or `stderr`.
+    pub log_type: String,
+    /// Keep the stream open and send new data as it is written.
+    pub follow: bool,
+    /// Byte offset relative to [`Self::origin`].
+    pub offset: i64,
+    /// `start` or `end`.
+    pub origin: String,
+}
+
+/// A stream of raw bytes (log or file contents).
+pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Vec<u8>, ClusterError>> + Send>>;
+
+/// Everything the `/v1` API needs from the agent. Implemented by the server
+/// (the real cluster) and by [`crate::testing::InMemoryCluster`].
+///
+/// Object-safe: the HTTP layer holds an `Arc<dyn ClusterApi>`.
+#[async_trait]
+pub trait ClusterApi: Send + Sync + 'static {
+    // ---- identity ----
+
+    /// The agent's region (`global` by default).
+    fn region(&self) -> String;
+
+    /// The agent's datacenter.
+    fn datacenter(&self) -> String;
+
+    // ---- reads ----
+
+    /// The local replica of the state store: snapshots and watches.
+    fn state(&self) -> Result<StateReader, ClusterError>;
+
+    /// Waits until the local replica may serve a read: with `stale` at
+    /// once (any server may answer); otherwise once it has applied every
+    /// entry the leader had committed when the read began (Raft ReadIndex).
+    async fn read_barrier(&self, stale: bool) -> Result<ReadMeta, ClusterError>;
+
+    // ---- jobs ----
+
+    /// `Job.Register`: validate, then commit the job and its evaluation.
+    /// With `enforce_index`, fail with [`ClusterError::Conflict`] and
+    /// Nomad's `Enforcing job modify index …` text when the index is stale.
+    async fn job_register(
+        &self,
+        req: JobRegisterRequest,
+    ) -> Result<JobRegisterResponse, ClusterError>;
+
+    /// `Job.Deregister`: stop (or purge) a job.
+    async fn job_deregister(
+        &self,
+        req: JobDeregisterRequest,
+    ) -> Result<JobDeregisterResponse, ClusterError>;
+
+    /// `Job.Plan`: a scheduler dry-run of the job against the current state.
+    async fn job_plan(&self, req: JobPlanRequest) -> Result<JobPlanResponse, ClusterError>;
+
+    /// `Job.Evaluate`: force a new evaluation of a job.
+    async fn job_evaluate(
+        &self,
+        req: JobEvaluateRequest,
+    ) -> Result<JobRegisterResponse, ClusterError>;
+
+    // ---- allocations, nodes, deployments ----
+
+    /// `Alloc.Stop`: stop an allocation and evaluate its job to replace it.
+    async fn alloc_stop(&self, req: AllocStopRequest) -> Result<AllocStopResponse, ClusterError>;
+
+    /// `Node.UpdateDrain`.
+    async fn node_update_drain(
+        &self,
+        req: NodeUpdateDrainRequest,
+    ) -> Result<NodeDrainUpdateResponse, ClusterError>;
+
+    /// `Node.UpdateEligibility`.
+    async fn node_update_eligibility(
+        &self,
+        req: NodeUpdateEligibilityRequest,
+    ) -> Result<NodeEligibilityUpdateResponse, ClusterError>;
+
+    /// `Deployment.Promote`.
+    async fn deployment_promote(
+        &self,
+        req: DeploymentPromoteRequest,
+    ) -> Result<DeploymentUpdateResponse, ClusterError>;
+
+    /// `Deployment.Fail`.
+    async fn deployment_fail(
+        &self,
+        deployment_id: String,
+    ) -> Result<DeploymentUpdateResponse, ClusterError>;
+
+    /// `Deployment.Pause` (and resume).
+    async fn deployment_pause(
+        &self,
+        req: DeploymentPauseRequest,
+    ) -> Result<DeploymentUpdateResponse, ClusterError>;
+
+    /// `System.GarbageCollect`.
+    async fn system_gc(&self) -> Result<(), ClusterError>;
+
+    // ---- agent and operator ----
+
+    /// `GET /v1/agent/self`.
+    async fn agent_self(&self) -> Result<AgentSelf, ClusterError>;
+
+    /// `GET /v1/agent/members`: the servers of the region.
+    async fn members(&self) -> Result<ServerMembers, ClusterError>;
+
+    /// `GET /v1/agent/servers`: the RPC addresses a client knows.
+    async fn agent_servers(&self) -> Result<Vec<String>, ClusterError>;
+
+    /// `GET /v1/agent/health`.
+    async fn agent_health(&self) -> Result<AgentHealthResponse, ClusterError>;
+
+    /// `GET /v1/status/leader`: the leader's RPC address (empty if none).
+    async fn leader(&self) -> Result<String, ClusterError>;
+
+    /// `GET /v1/status/peers`: the RPC addresses of the Raft peers.
+    async fn peers(&self) -> Result<Vec<String>, ClusterError>;
+
+    /// `GET /v1/regions`.
+    async fn regions(&self) -> Result<Vec<String>, ClusterError> {
+        Ok(vec![self.region()])
+    }
+
+    /// `GET /v1/operator/raft/configuration`.
+    async fn raft_configuration(&self) -> Result<RaftConfiguration, ClusterError>;
+
+    // ---- client file system (delegated to the client agent) ----
+
+    /// Stream an allocation's task log. The default says the agent runs no
+    /// client.
+    async fn alloc_logs(&self, req: LogsRequest) -> Result<ByteStream, ClusterError> {
+        let _ = req;
+        Err(no_client())
+    }
+
+    /// List a directory of an allocation.
+    async fn alloc_fs_list(
+        &self,
+        alloc_id: String,
+        path: String,
+    ) -> Result<Vec<AllocFileInfo>, ClusterError> {
+        let _ = (alloc_id, path);
+        Err(no_client())
+    }
+
+    /// Stat a path of an allocation.
+    async fn alloc_fs_stat(
+        &self,
+        alloc_id: String,
+        path: String,
+    ) -> Result<AllocFileInfo, ClusterError> {
+        let _ = (alloc_id, path);
+        Err(no_client())
+    }
+
+    /// Read a whole file of an allocation.
+    async fn alloc_fs_cat(
+        &self,
+        alloc_id: String,
+        path: String,
+    ) -> Result<ByteStream, ClusterError> {
+        let _ = (alloc_id, path);
+        Err(no_client())
+    }
+}
+
+fn no_client() -> ClusterError {
+    ClusterError::NotImplemented(
+        "this agent runs no client: allocation files are not available".into(),
+    )
+}

@@ -1,0 +1,107 @@
+//! `/v1/client/fs/{logs,ls,stat,cat}/:alloc`, delegated to the agent's
+//! client through [`ClusterApi`]. Logs come as raw bytes with `plain=true`,
+//! otherwise as a stream of JSON frames (`{"Offset":…,"Data":"<base64>",
+//! "File":…}`) as Nomad sends them.
+
+use axum::body::Body;
+use base64::Engine;
+use futures_util::StreamExt;
+use nomad_types::api::StreamFrame;
+
+use super::require_get;
+use crate::cluster::{ClusterApi, ClusterError, LogsRequest};
+use crate::query::{Reply, Req};
+
+pub(crate) async fn client_fs(api: &dyn ClusterApi, req: &Req) -> Result<Reply, ClusterError> {
+    require_get(req)?;
+    let (op, alloc) = req.rest.split_once('/').unwrap_or((req.rest.as_str(), ""));
+    let alloc = alloc.trim_end_matches('/');
+    if alloc.is_empty() {
+        return Err(ClusterError::BadRequest("missing allocation ID".into()));
+    }
+    let alloc_id = resolve_alloc(api, alloc)?;
+    let path = req.param("path").unwrap_or("/").to_string();
+    match op {
+        "logs" => logs(api, req, alloc_id).await,
+        "ls" => Reply::json(&api.alloc_fs_list(alloc_id, path).await?, req.pretty()),
+        "stat" => Reply::json(&api.alloc_fs_stat(alloc_id, path).await?, req.pretty()),
+        "cat" => {
+            let s = api.alloc_fs_cat(alloc_id, path).await?;
+            Ok(Reply::raw(Body::from_stream(s), "text/plain"))
+        }
+        _ => Err(ClusterError::NotFound("404 page not found".into())),
+    }
+}
+
+/// The allocation must exist in the state the agent sees.
+fn resolve_alloc(api: &dyn ClusterApi, id: &str) -> Result<String, ClusterError> {
+    let snap = api.state()?.snapshot();
+    if snap.alloc_by_id(id).is_some() {
+        return Ok(id.to_string());
+    }
+    Err(ClusterError::NotFound(format!(
+        "Unknown allocation \"{id}\""
+    )))
+}
+
+async fn logs(api: &dyn ClusterApi, req: &Req, alloc_id: String) -> Result<Reply, ClusterError> {
+    let task = req
+        .param("task")
+        .ok_or_else(|| ClusterError::BadRequest("task: must provide task name".into()))?
+        .to_string();
+    let log_type = req
+        .param("type")
+        .ok_or_else(|| {
+            ClusterError::BadRequest("type: must provide log type (stdout/stderr)".into())
+        })?
+        .to_string();
+    if log_type != "stdout" && log_type != "stderr" {
+        return Err(ClusterError::BadRequest(format!(
+            "type: log type must be stdout or stderr, not {log_type:?}"
+        )));
+    }
+    let follow = req.bool_param("follow")?.unwrap_or(false);
+    let plain = req.bool_param("plain")?.unwrap_or(false);
+    let origin = req.param("origin").unwrap_or("start").to_string();
+    if origin != "start" && origin != "end" {
+        return Err(ClusterError::BadRequest(
+            "origin: origin must be start or end".into(),
+        ));
+    }
+    let offset = req.int_param("offset")?.unwrap_or(0);
+    if offset < 0 {
+        return Err(ClusterError::BadRequest(
+            "offset: must be a positive offset".into(),
+        ));
+    }
+    let file = format!("alloc/logs/{task}.{log_type}.0");
+    let stream = api
+        .alloc_logs(LogsRequest {
+            alloc_id,
+            task,
+            log_type,
+            follow,
+            offset,
+            origin,
+        })
+        .await?;
+    if plain {
+        return Ok(Reply::raw(Body::from_stream(stream), "text/plain"));
+    }
+    let mut sent: i64 = 0;
+    let framed = stream.map(move |chunk| {
+        chunk.and_then(|data| {
+            sent += data.len() as i64;
+            let frame = StreamFrame {
+                offset: sent,
+                data: base64::engine::general_purpose::STANDARD.encode(&data),
+                file: file.clone(),
+                file_event: String::new(),
+            };
+            nomad_types::json::to_string_go(&frame)
+                .map(String::into_bytes)
+                .map_err(|e| ClusterError::Internal(e.to_string()))
+        })
+    });
+    Ok(Reply::raw(Body::from_stream(framed), "application/json"))
+}

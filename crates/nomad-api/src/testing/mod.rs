@@ -1,0 +1,740 @@
+//! An in-memory [`ClusterApi`] for tests: a real `nomad_state::StateStore`
+//! written through its FSM directly (each write is the next "Raft" index),
+//! with no raft and no real scheduler. A tiny placement stand-in
+//! ([`sched`]) turns evaluations into allocations on ready nodes so that
+//! `job run`, `job stop` and `alloc stop` behave end to end; it knows
+//! nothing about resources, constraints or spreads.
+//!
+//! Seed it with [`InMemoryCluster::add_node`], [`InMemoryCluster::register_job`]
+//! and [`InMemoryCluster::set_alloc_client_status`]; serve it with
+//! [`crate::serve`] or [`InMemoryCluster::spawn`].
+
+mod fixtures;
+mod sched;
+
+use fixtures::{apply_error, uuid_v4};
+pub use fixtures::{enforce_index, now_nanos, test_node};
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use futures_util::StreamExt;
+use nomad_state::command::{
+    AllocClientUpdate, ClientAllocUpdate, DeploymentPromotion, DeploymentStatusUpdate,
+    DeploymentStatusUpdateRequest, JobDeregister, JobRegister, NodeRegister, NodeUpdateDrain,
+    NodeUpdateEligibility,
+};
+use nomad_state::{ApplyResult, Command, StateReader, StateStore, StoreConfig};
+use nomad_types::api::{
+    AgentHealth, AgentHealthResponse, AgentMember, AgentSelf, AllocFileInfo, AllocStopRequest,
+    AllocStopResponse, DeploymentPauseRequest, DeploymentPromoteRequest, DeploymentUpdateResponse,
+    JobDeregisterRequest, JobDeregisterResponse, JobEvaluateRequest, JobPlanRequest,
+    JobRegisterRequest, JobRegisterResponse, NodeDrainUpdateResponse,
+    NodeEligibilityUpdateResponse, NodeUpdateDrainRequest, NodeUpdateEligibilityRequest,
+    RaftConfiguration, RaftServer, ServerMembers,
+};
+use nomad_types::consts::{deployment_status, eval_status, eval_trigger};
+use nomad_types::{
+    DesiredTransition, DrainStrategy, Evaluation, GoTime, Job, JobPlanResponse, Node, TaskState,
+};
+
+use crate::cluster::{ByteStream, ClusterApi, ClusterError, LogsRequest, ReadMeta};
+
+/// The version the in-memory agent reports.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// An in-memory single-server "cluster".
+pub struct InMemoryCluster {
+    store: Mutex<StateStore>,
+    reader: StateReader,
+    seq: AtomicU64,
+    /// Place allocations for new evaluations at once.
+    auto_schedule: bool,
+    region: String,
+    datacenter: String,
+    node_name: String,
+    logs: Mutex<BTreeMap<(String, String, String), Vec<u8>>>,
+}
+
+impl Default for InMemoryCluster {
+    fn default() -> Self {
+        InMemoryCluster::new()
+    }
+}
+
+impl InMemoryCluster {
+    /// An empty cluster in region `global`, datacenter `dc1`, that places
+    /// allocations as soon as a job is registered.
+    pub fn new() -> Self {
+        let store = StateStore::new(StoreConfig::default());
+        let reader = store.reader();
+        InMemoryCluster {
+            store: Mutex::new(store),
+            reader,
+            seq: AtomicU64::new(1),
+            auto_schedule: true,
+            region: "global".into(),
+            datacenter: "dc1".into(),
+            node_name: "nomad-rs-test".into(),
+            logs: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// Leaves new evaluations `pending` (no placements).
+    pub fn without_scheduler(mut self) -> Self {
+        self.auto_schedule = false;
+        self
+    }
+
+    fn lock(&self) -> MutexGuard<'_, StateStore> {
+        self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Applies one entry at the next index.
+    pub fn apply(&self, cmd: Command) -> Result<ApplyResult, ClusterError> {
+        let mut store = self.lock();
+        let index = store.applied_index() + 1;
+        let res = store.apply(index, cmd);
+        match res.error.clone() {
+            None => Ok(res),
+            Some(e) => Err(apply_error(e)),
+        }
+    }
+
+    /// A new random UUID (v4 layout).
+    pub fn new_id(&self) -> String {
+        uuid_v4(self.seq.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Registers a ready, eligible client node and returns its ID.
+    pub fn add_node(&self, name: &str) -> Result<String, ClusterError> {
+        let mut node = test_node(&self.new_id(), name, &self.datacenter);
+        node.canonicalize();
+        let id = node.id.clone();
+        self.apply(Command::NodeRegister(NodeRegister { node }))?;
+        Ok(id)
+    }
+
+    /// Registers a node as given.
+    pub fn upsert_node(&self, node: Node) -> Result<(), ClusterError> {
+        self.apply(Command::NodeRegister(NodeRegister { node }))
+            .map(|_| ())
+    }
+
+    /// Registers a job as `PUT /v1/jobs` would (and places it).
+    pub fn register_job(&self, job: Job) -> Result<JobRegisterResponse, ClusterError> {
+        self.register(JobRegisterRequest {
+            job: Some(job),
+            ..JobRegisterRequest::default()
+        })
+    }
+
+    /// Reports an allocation's client status, with a task state for every
+    /// task of its group (`running` tasks get a `Started` event).
+    pub fn set_alloc_client_status(
+        &self,
+        alloc_id: &str,
+        status: &str,
+    ) -> Result<(), ClusterError> {
+        let snap = self.reader.snapshot();
+        let alloc = snap
+            .alloc_by_id(alloc_id)
+            .ok_or_else(|| ClusterError::NotFound("alloc not found".into()))?;
+        let now = now_nanos();
+        let mut task_states = BTreeMap::new();
+        if let Some(tg) = alloc.task_group_spec() {
+            for t in &tg.tasks {
+                let task_state = if status == "running" {
+                    "running"
+                } else if status == "pending" {
+                    "pending"
+                } else {
+                    "dead"
+                };
+                let mut events = vec![nomad_types::TaskEvent::new("Received", now)
+                    .with_message("Task received by client")];
+                if task_state != "pending" {
+                    events.push(
+                        nomad_types::TaskEvent::new("Started", now)
+                            .with_message("Task started by client"),
+                    );
+                }
+                task_states.insert(
+                    t.name.clone(),
+                    TaskState {
+                        state: task_state.into(),
+                        failed: status == "failed",
+                        started_at: GoTime::from_unix_nanos(now),
+                        events,
+                        ..TaskState::default()
+                    },
+                );
+            }
+        }
+        self.apply(Command::AllocClientUpdate(AllocClientUpdate {
+            allocs: vec![ClientAllocUpdate {
+                id: alloc_id.to_string(),
+                client_status: status.to_string(),
+                task_states,
+                modify_time: now,
+                ..ClientAllocUpdate::default()
+            }],
+            evals: Vec::new(),
+        }))
+        .map(|_| ())
+    }
+
+    /// The store's read handle.
+    pub fn reader(&self) -> StateReader {
+        self.reader.clone()
+    }
+
+    /// Every allocation ID, sorted.
+    pub fn alloc_ids(&self) -> Vec<String> {
+        self.reader
+            .snapshot()
+            .allocs()
+            .map(|a| a.id.clone())
+            .collect()
+    }
+
+    /// Sets the text `alloc logs` returns for a task's stdout or stderr.
+    pub fn set_log(&self, alloc_id: &str, task: &str, log_type: &str, text: &str) {
+        let mut logs = self.logs.lock().unwrap_or_else(|e| e.into_inner());
+        logs.insert(
+            (alloc_id.into(), task.into(), log_type.into()),
+            text.as_bytes().to_vec(),
+        );
+    }
+
+    /// Binds 127.0.0.1:0 and serves the API on a background thread with its
+    /// own runtime; returns the base address (`http://127.0.0.1:PORT`).
+    /// The server lives as long as the process.
+    pub fn spawn(self: Arc<Self>) -> std::io::Result<String> {
+        let std_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        std_listener.set_nonblocking(true)?;
+        let addr = std_listener.local_addr()?;
+        let api: Arc<dyn ClusterApi> = self;
+        std::thread::Builder::new()
+            .name("nomad-api-test".into())
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(_) => return,
+                };
+                rt.block_on(async move {
+                    if let Ok(listener) = tokio::net::TcpListener::from_std(std_listener) {
+                        let _ = crate::serve(listener, api, std::future::pending()).await;
+                    }
+                });
+            })?;
+        Ok(format!("http://{addr}"))
+    }
+
+    fn register(&self, req: JobRegisterRequest) -> Result<JobRegisterResponse, ClusterError> {
+        let mut job = req
+            .job
+            .ok_or_else(|| ClusterError::BadRequest("Job must be specified".into()))?;
+        job.canonicalize();
+        if let Err(errs) = job.validate() {
+            let errs: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
+            return Err(ClusterError::BadRequest(crate::query::multierror(&errs)));
+        }
+        let snap = self.reader.snapshot();
+        let existing = snap.job_by_id(job.namespace(), job.id());
+        if req.enforce_index {
+            enforce_index(existing.as_deref(), req.job_modify_index)?;
+        }
+        let now = now_nanos();
+        let eval = (!job.is_periodic() && !job.is_parameterized()).then(|| {
+            let priority = if req.eval_priority > 0 {
+                req.eval_priority
+            } else {
+                job.priority()
+            };
+            self.new_eval(&job, eval_trigger::JOB_REGISTER, priority, now)
+        });
+        let eval_id = eval.as_ref().map(|e| e.id.clone()).unwrap_or_default();
+        let res = self.apply(Command::JobRegister(JobRegister {
+            job,
+            eval,
+            deployment: None,
+            submit_time: now,
+            enforce_index: None,
+            preserve_counts: req.preserve_counts,
+        }))?;
+        if self.auto_schedule && !eval_id.is_empty() {
+            sched::process(self, &eval_id)?;
+        }
+        Ok(JobRegisterResponse {
+            eval_create_index: if eval_id.is_empty() { 0 } else { res.index },
+            eval_id,
+            job_modify_index: res.job_modify_index.unwrap_or(0),
+            warnings: String::new(),
+            index: res.index,
+            last_contact: 0,
+            known_leader: true,
+            next_token: String::new(),
+        })
+    }
+
+    fn new_eval(&self, job: &Job, trigger: &str, priority: i64, now: i64) -> Evaluation {
+        Evaluation {
+            id: self.new_id(),
+            namespace: job.namespace().to_string(),
+            priority,
+            eval_type: job.job_type().to_string(),
+            triggered_by: trigger.to_string(),
+            job_id: job.id().to_string(),
+            status: eval_status::PENDING.to_string(),
+            create_time: now,
+            modify_time: now,
+            ..Evaluation::default()
+        }
+    }
+
+    fn eval_for_existing_job(
+        &self,
+        namespace: &str,
+        job_id: &str,
+        trigger: &str,
+    ) -> Result<(Evaluation, u64), ClusterError> {
+        let snap = self.reader.snapshot();
+        let job = snap
+            .job_by_id(namespace, job_id)
+            .ok_or_else(|| ClusterError::NotFound(format!("job {job_id:?} not found")))?;
+        let mut eval = self.new_eval(&job, trigger, job.priority(), now_nanos());
+        eval.job_modify_index = job.job_modify_index.unwrap_or(0);
+        let res = self.apply(Command::EvalUpdate(nomad_state::command::EvalUpdate {
+            evals: vec![eval.clone()],
+        }))?;
+        Ok((eval, res.index))
+    }
+
+    fn deployment_update(
+        &self,
+        id: &str,
+        status: &str,
+        desc: &str,
+    ) -> Result<DeploymentUpdateResponse, ClusterError> {
+        let res = self.apply(Command::DeploymentStatusUpdate(
+            DeploymentStatusUpdateRequest {
+                deployment_update: DeploymentStatusUpdate {
+                    deployment_id: id.to_string(),
+                    status: status.to_string(),
+                    status_description: desc.to_string(),
+                },
+                updated_at: now_nanos(),
+                job: None,
+                eval: None,
+            },
+        ))?;
+        Ok(DeploymentUpdateResponse {
+            deployment_modify_index: res.index,
+            index: res.index,
+            ..DeploymentUpdateResponse::default()
+        })
+    }
+}
+
+#[async_trait]
+impl ClusterApi for InMemoryCluster {
+    fn region(&self) -> String {
+        self.region.clone()
+    }
+
+    fn datacenter(&self) -> String {
+        self.datacenter.clone()
+    }
+
+    fn state(&self) -> Result<StateReader, ClusterError> {
+        Ok(self.reader.clone())
+    }
+
+    async fn read_barrier(&self, _stale: bool) -> Result<ReadMeta, ClusterError> {
+        Ok(ReadMeta {
+            known_leader: true,
+            last_contact_ms: 0,
+        })
+    }
+
+    async fn job_register(
+        &self,
+        req: JobRegisterRequest,
+    ) -> Result<JobRegisterResponse, ClusterError> {
+        self.register(req)
+    }
+
+    async fn job_deregister(
+        &self,
+        req: JobDeregisterRequest,
+    ) -> Result<JobDeregisterResponse, ClusterError> {
+        let snap = self.reader.snapshot();
+        let job = snap
+            .job_by_id(&req.namespace, &req.job_id)
+            .ok_or_else(|| ClusterError::NotFound("job not found".into()))?;
+        let mut eval = self.new_eval(
+            &job,
+            eval_trigger::JOB_DEREGISTER,
+            job.priority(),
+            now_nanos(),
+        );
+        if req.eval_priority > 0 {
+            eval.priority = req.eval_priority;
+        }
+        let eval_id = eval.id.clone();
+        let res = self.apply(Command::JobDeregister(JobDeregister {
+            namespace: req.namespace.clone(),
+            job_id: req.job_id.clone(),
+            purge: req.purge,
+            eval: Some(eval),
+            submit_time: now_nanos(),
+            no_shutdown_delay: req.no_shutdown_delay,
+        }))?;
+        if self.auto_schedule {
+            sched::process(self, &eval_id)?;
+        }
+        Ok(JobDeregisterResponse {
+            eval_id,
+            eval_create_index: res.index,
+            job_modify_index: res.job_modify_index.unwrap_or(res.index),
+            index: res.index,
+            known_leader: true,
+            ..JobDeregisterResponse::default()
+        })
+    }
+
+    async fn job_plan(&self, req: JobPlanRequest) -> Result<JobPlanResponse, ClusterError> {
+        sched::plan(self, req)
+    }
+
+    async fn job_evaluate(
+        &self,
+        req: JobEvaluateRequest,
+    ) -> Result<JobRegisterResponse, ClusterError> {
+        let (eval, index) =
+            self.eval_for_existing_job(&req.namespace, &req.job_id, eval_trigger::JOB_REGISTER)?;
+        if self.auto_schedule {
+            sched::process(self, &eval.id)?;
+        }
+        Ok(JobRegisterResponse {
+            eval_id: eval.id,
+            eval_create_index: index,
+            job_modify_index: eval.job_modify_index,
+            index,
+            known_leader: true,
+            ..JobRegisterResponse::default()
+        })
+    }
+
+    async fn alloc_stop(&self, req: AllocStopRequest) -> Result<AllocStopResponse, ClusterError> {
+        let snap = self.reader.snapshot();
+        let alloc = snap
+            .alloc_by_id(&req.alloc_id)
+            .ok_or_else(|| ClusterError::NotFound("alloc not found".into()))?;
+        let job = snap
+            .job_by_id(&alloc.namespace, &alloc.job_id)
+            .ok_or_else(|| ClusterError::NotFound("job not found".into()))?;
+        let eval = self.new_eval(&job, eval_trigger::ALLOC_STOP, job.priority(), now_nanos());
+        let eval_id = eval.id.clone();
+        let mut allocs = BTreeMap::new();
+        allocs.insert(
+            alloc.id.clone(),
+            DesiredTransition {
+                migrate: Some(true),
+                no_shutdown_delay: req.no_shutdown_delay.then_some(true),
+                ..DesiredTransition::default()
+            },
+        );
+        let res = self.apply(Command::AllocUpdateDesiredTransition(
+            nomad_state::command::AllocUpdateDesiredTransition {
+                allocs,
+                evals: vec![eval],
+            },
+        ))?;
+        if self.auto_schedule {
+            sched::process(self, &eval_id)?;
+        }
+        Ok(AllocStopResponse {
+            eval_id,
+            index: res.index,
+        })
+    }
+
+    async fn node_update_drain(
+        &self,
+        req: NodeUpdateDrainRequest,
+    ) -> Result<NodeDrainUpdateResponse, ClusterError> {
+        let now = now_nanos();
+        let strategy = req.drain_spec.map(|spec| DrainStrategy {
+            deadline: spec.deadline,
+            ignore_system_jobs: spec.ignore_system_jobs,
+            force_deadline: if spec.deadline.0 > 0 {
+                GoTime::from_unix_nanos(now + spec.deadline.0)
+            } else {
+                GoTime::zero()
+            },
+            started_at: GoTime::from_unix_nanos(now),
+        });
+        let res = self.apply(Command::NodeUpdateDrain(NodeUpdateDrain {
+            node_id: req.node_id,
+            drain_strategy: strategy,
+            mark_eligible: req.mark_eligible,
+            updated_at: now / 1_000_000_000,
+            meta: req.meta,
+            ..NodeUpdateDrain::default()
+        }))?;
+        Ok(NodeDrainUpdateResponse {
+            node_modify_index: res.index,
+            index: res.index,
+            ..NodeDrainUpdateResponse::default()
+        })
+    }
+
+    async fn node_update_eligibility(
+        &self,
+        req: NodeUpdateEligibilityRequest,
+    ) -> Result<NodeEligibilityUpdateResponse, ClusterError> {
+        let res = self.apply(Command::NodeUpdateEligibility(NodeUpdateEligibility {
+            node_id: req.node_id,
+            eligibility: req.eligibility,
+            updated_at: now_nanos() / 1_000_000_000,
+            node_event: None,
+        }))?;
+        Ok(NodeEligibilityUpdateResponse {
+            node_modify_index: res.index,
+            index: res.index,
+            ..NodeEligibilityUpdateResponse::default()
+        })
+    }
+
+    async fn deployment_promote(
+        &self,
+        req: DeploymentPromoteRequest,
+    ) -> Result<DeploymentUpdateResponse, ClusterError> {
+        let res = self.apply(Command::DeploymentPromotion(DeploymentPromotion {
+            deployment_id: req.deployment_id,
+            all: req.all,
+            groups: req.groups,
+            promoted_at: now_nanos(),
+            eval: None,
+        }))?;
+        Ok(DeploymentUpdateResponse {
+            deployment_modify_index: res.index,
+            index: res.index,
+            ..DeploymentUpdateResponse::default()
+        })
+    }
+
+    async fn deployment_fail(
+        &self,
+        deployment_id: String,
+    ) -> Result<DeploymentUpdateResponse, ClusterError> {
+        self.deployment_update(
+            &deployment_id,
+            deployment_status::FAILED,
+            "Deployment marked as failed",
+        )
+    }
+
+    async fn deployment_pause(
+        &self,
+        req: DeploymentPauseRequest,
+    ) -> Result<DeploymentUpdateResponse, ClusterError> {
+        let (status, desc) = if req.pause {
+            (deployment_status::PAUSED, "Deployment is paused")
+        } else {
+            (deployment_status::RUNNING, "Deployment is running")
+        };
+        self.deployment_update(&req.deployment_id, status, desc)
+    }
+
+    async fn system_gc(&self) -> Result<(), ClusterError> {
+        Ok(())
+    }
+
+    async fn agent_self(&self) -> Result<AgentSelf, ClusterError> {
+        let member = self
+            .members()
+            .await?
+            .members
+            .into_iter()
+            .next()
+            .unwrap_or_default();
+        let snap = self.reader.snapshot();
+        let mut stats: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+        let kv = |pairs: &[(&str, String)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect()
+        };
+        stats.insert(
+            "nomad".into(),
+            kv(&[
+                ("server", "true".into()),
+                ("leader", "true".into()),
+                ("leader_addr", "127.0.0.1:4647".into()),
+                ("bootstrap", "true".into()),
+                ("known_regions", "1".into()),
+            ]),
+        );
+        stats.insert(
+            "raft".into(),
+            kv(&[
+                ("applied_index", snap.applied_index().to_string()),
+                ("commit_index", snap.applied_index().to_string()),
+                ("state", "Leader".into()),
+                ("num_peers", "0".into()),
+            ]),
+        );
+        stats.insert(
+            "runtime".into(),
+            kv(&[
+                ("arch", std::env::consts::ARCH.into()),
+                ("version", "rust".into()),
+            ]),
+        );
+        Ok(AgentSelf {
+            config: serde_json::json!({
+                "Region": self.region,
+                "Datacenter": self.datacenter,
+                "NodeName": self.node_name,
+                "Version": {"Version": VERSION},
+                "Server": {"Enabled": true},
+                "Client": {"Enabled": false},
+            }),
+            member,
+            stats,
+        })
+    }
+
+    async fn members(&self) -> Result<ServerMembers, ClusterError> {
+        let mut tags = BTreeMap::new();
+        for (k, v) in [
+            ("region", self.region.as_str()),
+            ("dc", self.datacenter.as_str()),
+            ("build", VERSION),
+            ("port", "4647"),
+            ("role", "nomad"),
+            ("raft_vsn", "3"),
+            ("vsn", "1"),
+            ("mvn", "1"),
+            ("bootstrap", "1"),
+        ] {
+            tags.insert(k.to_string(), v.to_string());
+        }
+        Ok(ServerMembers {
+            server_name: self.node_name.clone(),
+            server_region: self.region.clone(),
+            server_dc: self.datacenter.clone(),
+            members: vec![AgentMember {
+                name: format!("{}.{}", self.node_name, self.region),
+                addr: "127.0.0.1".into(),
+                port: 4648,
+                tags,
+                status: "alive".into(),
+                protocol_min: 1,
+                protocol_max: 5,
+                protocol_cur: 2,
+                delegate_min: 2,
+                delegate_max: 5,
+                delegate_cur: 4,
+            }],
+        })
+    }
+
+    async fn agent_servers(&self) -> Result<Vec<String>, ClusterError> {
+        Ok(vec!["127.0.0.1:4647".into()])
+    }
+
+    async fn agent_health(&self) -> Result<AgentHealthResponse, ClusterError> {
+        Ok(AgentHealthResponse {
+            client: None,
+            server: Some(AgentHealth {
+                ok: true,
+                message: "ok".into(),
+            }),
+        })
+    }
+
+    async fn leader(&self) -> Result<String, ClusterError> {
+        Ok("127.0.0.1:4647".into())
+    }
+
+    async fn peers(&self) -> Result<Vec<String>, ClusterError> {
+        Ok(vec!["127.0.0.1:4647".into()])
+    }
+
+    async fn raft_configuration(&self) -> Result<RaftConfiguration, ClusterError> {
+        Ok(RaftConfiguration {
+            servers: vec![RaftServer {
+                id: "1".into(),
+                node: format!("{}.{}", self.node_name, self.region),
+                address: "127.0.0.1:4647".into(),
+                leader: true,
+                voter: true,
+                raft_protocol: "3".into(),
+            }],
+            index: self.reader.snapshot().applied_index(),
+        })
+    }
+
+    async fn alloc_logs(&self, req: LogsRequest) -> Result<ByteStream, ClusterError> {
+        let data = {
+            let logs = self.logs.lock().unwrap_or_else(|e| e.into_inner());
+            logs.get(&(req.alloc_id.clone(), req.task.clone(), req.log_type.clone()))
+                .cloned()
+                .unwrap_or_default()
+        };
+        let start = usize::try_from(req.offset).unwrap_or(0).min(data.len());
+        let data = if req.origin == "end" {
+            data[data.len() - start..].to_vec()
+        } else {
+            data[start..].to_vec()
+        };
+        let once = futures_util::stream::iter(vec![Ok(data)]);
+        if req.follow {
+            Ok(once.chain(futures_util::stream::pending()).boxed())
+        } else {
+            Ok(once.boxed())
+        }
+    }
+
+    async fn alloc_fs_list(
+        &self,
+        _alloc_id: String,
+        path: String,
+    ) -> Result<Vec<AllocFileInfo>, ClusterError> {
+        if path.trim_matches('/') != "alloc/logs" {
+            return Ok(vec![AllocFileInfo {
+                name: "alloc".into(),
+                is_dir: true,
+                file_mode: "drwxrwxrwx".into(),
+                mod_time: GoTime::from_unix_nanos(now_nanos()).0,
+                ..AllocFileInfo::default()
+            }]);
+        }
+        Ok(Vec::new())
+    }
+
+    async fn alloc_fs_stat(
+        &self,
+        _alloc_id: String,
+        path: String,
+    ) -> Result<AllocFileInfo, ClusterError> {
+        Ok(AllocFileInfo {
+            name: path.rsplit('/').next().unwrap_or_default().to_string(),
+            is_dir: true,
+            file_mode: "drwxrwxrwx".into(),
+            mod_time: GoTime::from_unix_nanos(now_nanos()).0,
+            ..AllocFileInfo::default()
+        })
+    }
+}
