@@ -99,6 +99,11 @@ pub struct TaskResources {
     pub cpuset_cpus: String,
     /// Size of the secrets tmpfs in MB (0: the driver's default of 1).
     pub secrets_mb: i64,
+    /// The group network's ports allocated to the allocation (Nomad's
+    /// `Resources.Ports`): label, host port, port inside the task (`to`,
+    /// 0 meaning the host port) and host IP. Drivers that publish ports
+    /// (docker's `ports = ["http"]`) look labels up here.
+    pub ports: Vec<nomad_types::alloc::AllocatedPortMapping>,
 }
 
 impl Default for TaskResources {
@@ -109,6 +114,7 @@ impl Default for TaskResources {
             memory_max_mb: 0,
             cpuset_cpus: String::new(),
             secrets_mb: 0,
+            ports: Vec::new(),
         }
     }
 }
@@ -122,6 +128,7 @@ impl From<&nomad_types::Resources> for TaskResources {
             memory_max_mb: r.memory_max_mb.unwrap_or(0),
             cpuset_cpus: String::new(),
             secrets_mb: r.secrets_mb.unwrap_or(0),
+            ports: Vec::new(),
         }
     }
 }
