@@ -1,19 +1,9 @@
-//! `nomad-client`: runs the client role of an agent from Nomad agent config files.
+//! `nomad-client`: runs the client role of an agent from Nomad agent config
+//! files and flags (`-config FILE|DIR`, `-data-dir`, `-bind`, …), as
+//! `nomad agent -client` would.
 //!
-//! Thin by design: argument parsing and composition only. The client agent itself
-//! is not built yet; until it is, this binary says so and exits non-zero.
+//! Thin by design: the composition lives in `nomad_agent` (bins/nomad).
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args
-        .iter()
-        .any(|a| a == "-version" || a == "--version" || a == "version")
-    {
-        println!("Nomad v{} (client role)", env!("CARGO_PKG_VERSION"));
-        return;
-    }
-    eprintln!(
-        "nomad-client: the client agent is not built yet in this version; nothing was started."
-    );
-    std::process::exit(1);
+    std::process::exit(nomad_agent::run_role(false));
 }

@@ -1,5 +1,8 @@
-//! `nomad`: the command-line interface (and, later, `nomad agent`).
+//! `nomad`: the command-line interface, and `nomad agent`, which composes a
+//! server, a client and the `/v1` HTTP API in one process (see
+//! `nomad_agent::agent`).
 
 fn main() {
+    nomad_cli::agent::set_agent_runner(nomad_agent::agent::run);
     std::process::exit(nomad_cli::main());
 }

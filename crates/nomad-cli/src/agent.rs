@@ -124,7 +124,10 @@ pub fn run(args: AgentArgs, io: &mut Io<'_>) -> i32 {
     match RUNNER.get() {
         Some(r) => r(config),
         None => {
-            let _ = writeln!(io.err, "nomad agent is not available in this build (no agent runner registered)");
+            let _ = writeln!(
+                io.err,
+                "nomad agent is not available in this build (no agent runner registered)"
+            );
             1
         }
     }
@@ -137,8 +140,18 @@ pub fn parse(rest: &[String]) -> Result<AgentConfig, String> {
     let takes_value = |f: &str| {
         matches!(
             f,
-            "config" | "data-dir" | "bind" | "log-level" | "node" | "bootstrap-expect" | "region" | "dc"
-                | "http-port" | "servers" | "node-class" | "num-schedulers"
+            "config"
+                | "data-dir"
+                | "bind"
+                | "log-level"
+                | "node"
+                | "bootstrap-expect"
+                | "region"
+                | "dc"
+                | "http-port"
+                | "servers"
+                | "node-class"
+                | "num-schedulers"
         )
     };
     let mut i = 0;
@@ -150,7 +163,9 @@ pub fn parse(rest: &[String]) -> Result<AgentConfig, String> {
         if let Some((k, v)) = a.split_once('=') {
             flags.push((k.to_string(), Some(v.to_string())));
         } else if takes_value(a) {
-            let v = rest.get(i + 1).ok_or_else(|| format!("flag needs an argument: -{a}"))?;
+            let v = rest
+                .get(i + 1)
+                .ok_or_else(|| format!("flag needs an argument: -{a}"))?;
             flags.push((a.to_string(), Some(v.clone())));
             i += 1;
         } else {
@@ -159,7 +174,11 @@ pub fn parse(rest: &[String]) -> Result<AgentConfig, String> {
         i += 1;
     }
     let dev = flags.iter().any(|(k, _)| k == "dev");
-    let mut c = if dev { AgentConfig::dev() } else { AgentConfig::default() };
+    let mut c = if dev {
+        AgentConfig::dev()
+    } else {
+        AgentConfig::default()
+    };
     for (k, v) in &flags {
         if k == "config" {
             let path = v.clone().unwrap_or_default();
@@ -181,9 +200,19 @@ pub fn parse(rest: &[String]) -> Result<AgentConfig, String> {
             "dc" => c.datacenter = v,
             "node-class" => c.node_class = v,
             "servers" => c.servers = v.split(',').map(str::to_string).collect(),
-            "bootstrap-expect" => c.bootstrap_expect = v.parse().map_err(|_| format!("invalid -bootstrap-expect {v:?}"))?,
-            "num-schedulers" => c.num_schedulers = v.parse().map_err(|_| format!("invalid -num-schedulers {v:?}"))?,
-            "http-port" => c.http_port = v.parse().map_err(|_| format!("invalid -http-port {v:?}"))?,
+            "bootstrap-expect" => {
+                c.bootstrap_expect = v
+                    .parse()
+                    .map_err(|_| format!("invalid -bootstrap-expect {v:?}"))?
+            }
+            "num-schedulers" => {
+                c.num_schedulers = v
+                    .parse()
+                    .map_err(|_| format!("invalid -num-schedulers {v:?}"))?
+            }
+            "http-port" => {
+                c.http_port = v.parse().map_err(|_| format!("invalid -http-port {v:?}"))?
+            }
             other => return Err(format!("flag provided but not defined: -{other}")),
         }
     }
@@ -214,10 +243,12 @@ fn load_path(c: &mut AgentConfig, path: &Path) -> Result<(), String> {
 }
 
 fn load_file(c: &mut AgentConfig, path: &Path) -> Result<(), String> {
-    let src = std::fs::read_to_string(path).map_err(|e| format!("Error loading configuration from {}: {e}", path.display()))?;
+    let src = std::fs::read_to_string(path)
+        .map_err(|e| format!("Error loading configuration from {}: {e}", path.display()))?;
     let body = nomad_hcl::parse_config(&src, &path.to_string_lossy())
         .map_err(|e| format!("Error loading configuration from {}: {e}", path.display()))?;
-    apply_body(c, &body).map_err(|e| format!("Error loading configuration from {}: {e}", path.display()))
+    apply_body(c, &body)
+        .map_err(|e| format!("Error loading configuration from {}: {e}", path.display()))
 }
 
 fn json(v: &impl serde::Serialize) -> serde_json::Value {
@@ -240,52 +271,95 @@ fn bool_of(b: &nomad_hcl::tree::Body, key: &str) -> Option<bool> {
 fn num_of(b: &nomad_hcl::tree::Body, key: &str) -> Result<Option<u64>, String> {
     match b.attribute(key).map(|a| json(&a.value)) {
         None => Ok(None),
-        Some(serde_json::Value::Number(n)) => n.as_u64().map(Some).ok_or_else(|| format!("{key}: expected a whole number")),
-        Some(serde_json::Value::String(s)) => s.parse().map(Some).map_err(|_| format!("{key}: expected a number, got {s:?}")),
+        Some(serde_json::Value::Number(n)) => n
+            .as_u64()
+            .map(Some)
+            .ok_or_else(|| format!("{key}: expected a whole number")),
+        Some(serde_json::Value::String(s)) => s
+            .parse()
+            .map(Some)
+            .map_err(|_| format!("{key}: expected a number, got {s:?}")),
         Some(_) => Err(format!("{key}: expected a number")),
     }
 }
 
 /// Applies one parsed configuration file.
 pub fn apply_body(c: &mut AgentConfig, b: &nomad_hcl::tree::Body) -> Result<(), String> {
-    if let Some(v) = str_of(b, "region") { c.region = v; }
-    if let Some(v) = str_of(b, "datacenter") { c.datacenter = v; }
-    if let Some(v) = str_of(b, "name") { c.name = v; }
-    if let Some(v) = str_of(b, "data_dir") { c.data_dir = Some(PathBuf::from(v)); }
-    if let Some(v) = str_of(b, "bind_addr") { c.bind_addr = v; }
-    if let Some(v) = str_of(b, "log_level") { c.log_level = v.to_uppercase(); }
+    if let Some(v) = str_of(b, "region") {
+        c.region = v;
+    }
+    if let Some(v) = str_of(b, "datacenter") {
+        c.datacenter = v;
+    }
+    if let Some(v) = str_of(b, "name") {
+        c.name = v;
+    }
+    if let Some(v) = str_of(b, "data_dir") {
+        c.data_dir = Some(PathBuf::from(v));
+    }
+    if let Some(v) = str_of(b, "bind_addr") {
+        c.bind_addr = v;
+    }
+    if let Some(v) = str_of(b, "log_level") {
+        c.log_level = v.to_uppercase();
+    }
     for p in b.blocks_of("ports") {
-        if let Some(n) = num_of(&p.body, "http")? { c.http_port = u16::try_from(n).map_err(|_| "ports.http out of range")?; }
-        if let Some(n) = num_of(&p.body, "rpc")? { c.rpc_port = u16::try_from(n).map_err(|_| "ports.rpc out of range")?; }
+        if let Some(n) = num_of(&p.body, "http")? {
+            c.http_port = u16::try_from(n).map_err(|_| "ports.http out of range")?;
+        }
+        if let Some(n) = num_of(&p.body, "rpc")? {
+            c.rpc_port = u16::try_from(n).map_err(|_| "ports.rpc out of range")?;
+        }
     }
     for s in b.blocks_of("server") {
-        if let Some(v) = bool_of(&s.body, "enabled") { c.server = v; }
-        if let Some(n) = num_of(&s.body, "bootstrap_expect")? { c.bootstrap_expect = n as usize; }
-        if let Some(n) = num_of(&s.body, "num_schedulers")? { c.num_schedulers = n as usize; }
+        if let Some(v) = bool_of(&s.body, "enabled") {
+            c.server = v;
+        }
+        if let Some(n) = num_of(&s.body, "bootstrap_expect")? {
+            c.bootstrap_expect = n as usize;
+        }
+        if let Some(n) = num_of(&s.body, "num_schedulers")? {
+            c.num_schedulers = n as usize;
+        }
     }
     for s in b.blocks_of("client") {
-        if let Some(v) = bool_of(&s.body, "enabled") { c.client = v; }
-        if let Some(v) = str_of(&s.body, "node_class") { c.node_class = v; }
+        if let Some(v) = bool_of(&s.body, "enabled") {
+            c.client = v;
+        }
+        if let Some(v) = str_of(&s.body, "node_class") {
+            c.node_class = v;
+        }
         if let Some(a) = s.body.attribute("servers") {
             if let serde_json::Value::Array(l) = json(&a.value) {
-                c.servers = l.into_iter().filter_map(|x| x.as_str().map(str::to_string)).collect();
+                c.servers = l
+                    .into_iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect();
             }
         }
         if let Some(a) = s.body.attribute("meta") {
             if let serde_json::Value::Object(m) = json(&a.value) {
                 for (k, v) in m {
-                    c.meta.insert(k, v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()));
+                    c.meta.insert(
+                        k,
+                        v.as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| v.to_string()),
+                    );
                 }
             }
         }
         for m in s.body.blocks_of("meta") {
             for a in &m.body.attributes {
-                c.meta.insert(a.key.clone(), str_of(&m.body, &a.key).unwrap_or_default());
+                c.meta
+                    .insert(a.key.clone(), str_of(&m.body, &a.key).unwrap_or_default());
             }
         }
     }
     for p in b.blocks_of("plugin") {
-        let Some(name) = p.labels.first() else { continue };
+        let Some(name) = p.labels.first() else {
+            continue;
+        };
         let mut cfg = serde_json::Map::new();
         for cb in p.body.blocks_of("config") {
             for a in &cb.body.attributes {
@@ -299,7 +373,8 @@ pub fn apply_body(c: &mut AgentConfig, b: &nomad_hcl::tree::Body) -> Result<(), 
                 cfg.insert(inner.ident.clone(), serde_json::Value::Object(m));
             }
         }
-        c.plugins.insert(name.clone(), serde_json::Value::Object(cfg));
+        c.plugins
+            .insert(name.clone(), serde_json::Value::Object(cfg));
     }
     Ok(())
 }
@@ -325,13 +400,19 @@ mod tests {
             "datacenter = \"east\"\nports { http = 5656 }\nserver {\n enabled = true\n bootstrap_expect = 1\n}\nplugin \"raw_exec\" {\n config { enabled = true }\n}\n",
         )
         .unwrap();
-        let c = parse(&args(&format!("-config {} -data-dir /tmp/x -node n1", f.display()))).unwrap();
+        let c = parse(&args(&format!(
+            "-config {} -data-dir /tmp/x -node n1",
+            f.display()
+        )))
+        .unwrap();
         assert_eq!(c.datacenter, "east");
         assert_eq!(c.http_port, 5656);
         assert!(c.server && !c.client);
         assert_eq!(c.name, "n1");
         assert_eq!(c.plugins["raw_exec"]["enabled"], serde_json::json!(true));
         assert!(parse(&args("-bogus")).unwrap_err().contains("-bogus"));
-        assert!(parse(&args("-server")).unwrap_err().contains("data directory"));
+        assert!(parse(&args("-server"))
+            .unwrap_err()
+            .contains("data directory"));
     }
 }

@@ -1,0 +1,315 @@
+//! `nomad agent`: builds the server, the client and the HTTP API from an
+//! `AgentConfig` and runs them until Ctrl-C (a second Ctrl-C forces exit).
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use nomad_cli::agent::AgentConfig;
+use nomad_server::{Server, ServerConfig};
+
+use nomad_server::rpc::RpcClient;
+
+use crate::local::{LocalServer, RemoteServer};
+
+/// Runs an agent; the exit code.
+pub fn run(cfg: AgentConfig) -> i32 {
+    let level = match cfg.log_level.to_ascii_lowercase().as_str() {
+        "trace" => "trace",
+        "debug" => "debug",
+        "warn" => "warn",
+        "error" | "err" => "error",
+        _ => "info",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("NOMAD_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!("{level},raft=warn,nomad_raft=info"))
+    });
+    // `nomad_cli::main` holds the stdout and stderr locks while a command
+    // runs, so the agent writes through its own handles on those streams.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let log = std::sync::Mutex::new(Out::stderr());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .with_writer(log)
+        .try_init();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            let _ = writeln!(Out::stderr(), "==> Error starting agent: {e}");
+            return 1;
+        }
+    };
+    match rt.block_on(run_async(cfg)) {
+        Ok(()) => 0,
+        Err(e) => {
+            let _ = writeln!(Out::stderr(), "==> Error starting agent: {e:#}");
+            1
+        }
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+async fn run_async(cfg: AgentConfig) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    if cfg.client && !cfg.server && cfg.servers.is_empty() {
+        bail!("a client-only agent needs servers: set client {{ servers = [\"host:4647\"] }} or -servers");
+    }
+    let tmp = if cfg.data_dir.is_none() {
+        Some(
+            tempfile::Builder::new()
+                .prefix("nomad-dev-")
+                .tempdir()
+                .context("creating a temporary data dir")?,
+        )
+    } else {
+        None
+    };
+    let data_dir: PathBuf = match (&cfg.data_dir, &tmp) {
+        (Some(d), _) => d.clone(),
+        (None, Some(t)) => t.path().to_path_buf(),
+        (None, None) => bail!("Must specify data directory"),
+    };
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
+    let name = if cfg.name.is_empty() {
+        hostname()
+    } else {
+        cfg.name.clone()
+    };
+    let bind: std::net::IpAddr = cfg
+        .bind_addr
+        .parse()
+        .with_context(|| format!("invalid bind address {:?}", cfg.bind_addr))?;
+
+    let server = if cfg.server {
+        Some(start_server(&cfg, &name, &data_dir, bind).await?)
+    } else {
+        None
+    };
+
+    let http_addr = SocketAddr::new(bind, cfg.http_port);
+    let listener = tokio::net::TcpListener::bind(http_addr)
+        .await
+        .with_context(|| format!("binding the HTTP API on {http_addr}"))?;
+    let http_addr = listener.local_addr().unwrap_or(http_addr);
+    let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
+    let http = match &server {
+        Some(server) => {
+            let api: Arc<dyn nomad_api::ClusterApi> = Arc::new(server.0.clone());
+            Some(tokio::spawn(async move {
+                let shutdown = async move {
+                    let _ = http_stopped.await;
+                };
+                if let Err(e) = nomad_api::serve(listener, api, shutdown).await {
+                    tracing::error!(error = %e, "HTTP API stopped");
+                }
+            }))
+        }
+        None => {
+            // The /v1 API of a client-only agent needs request forwarding to
+            // the servers, which is not built yet.
+            drop(listener);
+            None
+        }
+    };
+
+    let client = if cfg.client {
+        let mut cc = nomad_client::ClientConfig::dev(data_dir.join("client"));
+        cc.drivers.clear();
+        cc.name = name.clone();
+        cc.datacenter = cfg.datacenter.clone();
+        cc.region = cfg.region.clone();
+        cc.node_class = cfg.node_class.clone();
+        cc.meta = cfg.meta.clone();
+        for (plugin, pc) in &cfg.plugins {
+            if plugin == "raw_exec" || plugin == "exec" {
+                cc.drivers.insert(plugin.clone(), pc.clone());
+            }
+        }
+        cc.drivers
+            .entry("exec".into())
+            .or_insert_with(serde_json_empty);
+        let api: Arc<dyn nomad_client::ServerApi> = match &server {
+            Some(s) => Arc::new(LocalServer(s.0.clone())),
+            None => Arc::new(RemoteServer(RpcClient::new(cfg.servers.clone()))),
+        };
+        let c = nomad_client::Client::start(cc, api)
+            .await
+            .context("starting the client")?;
+        Some(c)
+    } else {
+        None
+    };
+
+    let mut out = Out::stdout();
+    let _ = writeln!(out, "==> Nomad agent configuration:\n");
+    let rpc = server.as_ref().map(|s| s.1.to_string()).unwrap_or_default();
+    let _ = writeln!(out, "       Advertise Addrs: HTTP: {http_addr}; RPC: {rpc}");
+    let _ = writeln!(
+        out,
+        "            Bind Addrs: HTTP: [{http_addr}]; RPC: {rpc}"
+    );
+    let _ = writeln!(out, "                Client: {}", cfg.client);
+    let _ = writeln!(out, "             Log Level: {}", cfg.log_level);
+    let _ = writeln!(
+        out,
+        "               Node Id: {}",
+        client
+            .as_ref()
+            .map(|c| c.node_id().to_string())
+            .unwrap_or_default()
+    );
+    let _ = writeln!(
+        out,
+        "                Region: {} (DC: {})",
+        cfg.region, cfg.datacenter
+    );
+    let _ = writeln!(out, "                Server: {}", cfg.server);
+    let _ = writeln!(
+        out,
+        "\n==> Nomad agent started! Log data will stream in below:\n"
+    );
+    tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, http = %http_addr, "agent started");
+
+    wait_for_signal().await;
+    let _ = writeln!(out, "==> Caught signal: interrupt");
+    let _ = writeln!(out, "==> Gracefully shutting down agent...");
+    tokio::spawn(async {
+        wait_for_signal().await;
+        let _ = writeln!(Out::stderr(), "==> Second interrupt: forcing exit");
+        std::process::exit(1);
+    });
+    let _ = stop_http.send(());
+    if let Some(c) = client {
+        c.shutdown().await;
+    }
+    if let Some(http) = http {
+        let _ = tokio::time::timeout(Duration::from_secs(5), http).await;
+    }
+    if let Some((server, _)) = server {
+        server.shutdown().await;
+    }
+    drop(tmp);
+    Ok(())
+}
+
+/// Starts the server role: Raft (on an ephemeral port of the bind address;
+/// multi-server clusters are not supported yet), and the client RPC
+/// listener on the RPC port. Returns the server and the RPC address.
+async fn start_server(
+    cfg: &AgentConfig,
+    name: &str,
+    data_dir: &std::path::Path,
+    bind: std::net::IpAddr,
+) -> anyhow::Result<(Server, SocketAddr)> {
+    if cfg.bootstrap_expect > 1 {
+        bail!("bootstrap_expect = {} needs servers to join each other, which this build does not support yet", cfg.bootstrap_expect);
+    }
+    let mut sc = ServerConfig {
+        region: cfg.region.clone(),
+        datacenter: cfg.datacenter.clone(),
+        node_name: name.to_string(),
+        data_dir: Some(data_dir.to_path_buf()),
+        raft_bind: SocketAddr::new(bind, 0),
+        bootstrap_expect: 1,
+        ..ServerConfig::default()
+    };
+    if cfg.num_schedulers > 0 {
+        sc.num_schedulers = cfg.num_schedulers;
+    }
+    let rpc_addr = SocketAddr::new(bind, cfg.rpc_port);
+    let rpc = tokio::net::TcpListener::bind(rpc_addr)
+        .await
+        .with_context(|| format!("binding the RPC listener on {rpc_addr}"))?;
+    let rpc_addr = rpc.local_addr().unwrap_or(rpc_addr);
+    let server = Server::start(sc).await.context("starting the server")?;
+    if !server.wait_for_leadership(Duration::from_secs(10)).await {
+        bail!("the server did not become leader");
+    }
+    server.serve_rpc(rpc);
+    Ok((server, rpc_addr))
+}
+
+/// A handle on stdout or stderr that does not take the std lock (a
+/// duplicate of the file descriptor; falls back to the locked stream).
+enum Out {
+    File(std::fs::File),
+    Stdout,
+    Stderr,
+}
+
+impl Out {
+    fn dup(fd: std::os::fd::BorrowedFd<'_>) -> Option<std::fs::File> {
+        fd.try_clone_to_owned().ok().map(std::fs::File::from)
+    }
+    fn stdout() -> Out {
+        use std::os::fd::AsFd;
+        Self::dup(std::io::stdout().as_fd())
+            .map(Out::File)
+            .unwrap_or(Out::Stdout)
+    }
+    fn stderr() -> Out {
+        use std::os::fd::AsFd;
+        Self::dup(std::io::stderr().as_fd())
+            .map(Out::File)
+            .unwrap_or(Out::Stderr)
+    }
+}
+
+impl Write for Out {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Out::File(f) => f.write(buf),
+            Out::Stdout => std::io::stdout().write(buf),
+            Out::Stderr => std::io::stderr().write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Out::File(f) => f.flush(),
+            Out::Stdout => std::io::stdout().flush(),
+            Out::Stderr => std::io::stderr().flush(),
+        }
+    }
+}
+
+fn serde_json_empty() -> serde_json::Value {
+    serde_json::json!({})
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let term = signal(SignalKind::terminate());
+        match term {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,77 @@
+//! Server configuration.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Settings of one server (Nomad's `server` block plus what the agent adds).
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Region (`global`).
+    pub region: String,
+    /// Datacenter (`dc1`).
+    pub datacenter: String,
+    /// Server name (hostname by default).
+    pub node_name: String,
+    /// Data directory; Raft lives in `<data_dir>/server/raft`. `None`: a
+    /// temporary directory removed at shutdown (dev mode).
+    pub data_dir: Option<PathBuf>,
+    /// Raft id of this server (1 for a single server).
+    pub raft_id: u64,
+    /// Address the Raft transport binds (port 0 picks one).
+    pub raft_bind: SocketAddr,
+    /// Servers expected before bootstrapping; 1 elects itself at once.
+    pub bootstrap_expect: usize,
+    /// Scheduler workers (Nomad's `num_schedulers`; default: the CPU count).
+    pub num_schedulers: usize,
+    /// Scheduler types the workers take.
+    pub enabled_schedulers: Vec<String>,
+    /// Lowest heartbeat TTL handed to clients (10s).
+    pub min_heartbeat_ttl: Duration,
+    /// Heartbeats per second the TTL is scaled for (50).
+    pub max_heartbeats_per_second: f64,
+    /// Extra time past the TTL before a node is marked down (10s).
+    pub heartbeat_grace: Duration,
+    /// TTL every known node gets after a leader change (5m).
+    pub failover_heartbeat_ttl: Duration,
+    /// How long a dequeued evaluation may stay unacknowledged (60s).
+    pub eval_nack_timeout: Duration,
+    /// Deliveries of one evaluation before it is failed (3).
+    pub eval_delivery_limit: u32,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            region: "global".into(),
+            datacenter: "dc1".into(),
+            node_name: "nomad-server".into(),
+            data_dir: None,
+            raft_id: 1,
+            raft_bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            bootstrap_expect: 1,
+            num_schedulers: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+            enabled_schedulers: vec![
+                "service".into(),
+                "batch".into(),
+                "system".into(),
+                "sysbatch".into(),
+            ],
+            min_heartbeat_ttl: Duration::from_secs(10),
+            max_heartbeats_per_second: 50.0,
+            heartbeat_grace: Duration::from_secs(10),
+            failover_heartbeat_ttl: Duration::from_secs(300),
+            eval_nack_timeout: Duration::from_secs(60),
+            eval_delivery_limit: 3,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// Nomad's `-dev` server: in a temporary directory, bootstrap_expect 1.
+    pub fn dev() -> Self {
+        ServerConfig::default()
+    }
+}

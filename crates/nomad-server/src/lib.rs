@@ -1,0 +1,68 @@
+//! The Nomad server agent: the control plane over consensus and the state store.
+//!
+//! Owns:
+//!
+//! * [`Server::start`]: opens Raft ([`nomad_raft`], RocksDB under the data
+//!   directory) with the [`nomad_state`] FSM as its state machine; a dev
+//!   server uses a temporary directory and `bootstrap_expect = 1`;
+//! * the leader-only subsystems, started on gaining leadership and stopped on
+//!   losing it: the [`broker::EvalBroker`] (ready queues per scheduler type,
+//!   one evaluation in flight per job, ack/nack with a nack timeout and a
+//!   delivery limit, delayed evaluations), [`blocked::BlockedEvals`], the plan
+//!   queue with its single plan applier ([`plan_apply`]), the heartbeat
+//!   timers ([`heartbeat`]) and a minimal deployment watcher;
+//! * scheduler workers ([`worker`]) running `nomad_scheduler::process_eval`
+//!   on blocking threads over state snapshots;
+//! * the server's operations (`Job.Register`, `Job.Plan`, `Node.Register`,
+//!   `Node.UpdateStatus`, `Node.GetClientAllocs`, …) as methods of
+//!   [`Server`], returning the shared `nomad_types::api` response types;
+//! * with the `cluster-api` feature, `nomad_api::ClusterApi` for [`Server`];
+//! * the RPC listener for client agents in other processes, and its
+//!   caller ([`rpc`]);
+//! * [`testing`]: simulated in-process clients for tests.
+//!
+//! Invariant: every change to cluster state is a Raft entry applied by the
+//! nomad-state FSM; IDs and times are made here, before proposing, and travel
+//! in the entry.
+//!
+//! Must not depend on: task drivers, the client agent, or HTTP framework
+//! types in its API (the `/v1` layer reaches the server through the
+//! `ClusterApi` trait).
+
+#![forbid(unsafe_code)]
+
+pub mod blocked;
+pub mod broker;
+mod config;
+mod deployments;
+mod error;
+mod fsm;
+pub mod heartbeat;
+mod jobs;
+mod nodes;
+pub mod plan_apply;
+pub mod rpc;
+mod server;
+pub mod testing;
+pub mod worker;
+
+#[cfg(feature = "cluster-api")]
+mod cluster_api;
+
+pub use config::ServerConfig;
+pub use error::ServerError;
+pub use nodes::{AllocWatch, ClientAllocUpdate};
+pub use server::Server;
+
+/// Unix nanoseconds now.
+pub(crate) fn now_nanos() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
+}
+
+/// A new UUIDv4 as Nomad writes it.
+pub(crate) fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}

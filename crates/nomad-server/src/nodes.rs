@@ -1,0 +1,394 @@
+//! Node operations (`Node.Register`, `Node.UpdateStatus`,
+//! `Node.GetClientAllocs`, `Node.UpdateAlloc`, drain, eligibility) and the
+//! node evaluations they create.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use nomad_state::command::{
+    AllocClientUpdate, EvalUpdate, NodeRegister, NodeUpdateDrain, NodeUpdateEligibility,
+    NodeUpdateStatus,
+};
+use nomad_state::{Command, Table};
+use nomad_types::api::{
+    NodeDrainUpdateResponse, NodeEligibilityUpdateResponse, NodeUpdateDrainRequest,
+    NodeUpdateEligibilityRequest,
+};
+use nomad_types::consts::{
+    alloc_client_status, eval_trigger, job_type, node_eligibility, node_status,
+};
+use nomad_types::node::NodeEvent;
+use nomad_types::{Allocation, DrainStrategy, Evaluation, GoTime, Node};
+
+use crate::error::ServerError;
+use crate::jobs::new_eval;
+use crate::server::Server;
+
+pub use nomad_state::command::ClientAllocUpdate;
+
+/// What `Node.GetClientAllocs` answers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AllocWatch {
+    /// Allocation ID → `AllocModifyIndex`.
+    pub allocs: BTreeMap<String, u64>,
+    /// Index of the answer.
+    pub index: u64,
+}
+
+fn now_secs() -> i64 {
+    crate::now_nanos() / 1_000_000_000
+}
+
+impl Server {
+    fn ttl(&self, node_id: &str) -> Duration {
+        let c = &self.inner.config;
+        self.inner.heartbeats.reset(
+            node_id,
+            c.max_heartbeats_per_second,
+            c.min_heartbeat_ttl,
+            c.heartbeat_grace,
+        )
+    }
+
+    fn check_secret(
+        &self,
+        node_id: &str,
+        secret: &str,
+    ) -> Result<std::sync::Arc<Node>, ServerError> {
+        let node = self
+            .inner
+            .reader
+            .snapshot()
+            .node_by_id(node_id)
+            .ok_or_else(|| ServerError::NodeUnknown(node_id.to_string()))?;
+        if !secret.is_empty() && !node.secret_id.is_empty() && node.secret_id != secret {
+            return Err(ServerError::PermissionDenied);
+        }
+        Ok(node)
+    }
+
+    /// `Node.Register`: returns (heartbeat TTL, index).
+    pub async fn node_register(&self, node: Node) -> Result<(Duration, u64), ServerError> {
+        if node.id.is_empty() {
+            return Err(ServerError::BadRequest(
+                "missing node ID for client registration".into(),
+            ));
+        }
+        if node.secret_id.is_empty() {
+            return Err(ServerError::BadRequest(
+                "missing node secret ID for client registration".into(),
+            ));
+        }
+        let mut node = node;
+        if node.status.is_empty() {
+            node.status = node_status::INIT.to_string();
+        }
+        let prev = self.inner.reader.snapshot().node_by_id(&node.id);
+        if let Some(p) = &prev {
+            if !p.secret_id.is_empty() && p.secret_id != node.secret_id {
+                return Err(ServerError::PermissionDenied);
+            }
+        }
+        node.status_updated_at = now_secs();
+        let id = node.id.clone();
+        let ready = node.status == node_status::READY;
+        let r = self
+            .propose(Command::NodeRegister(NodeRegister { node }))
+            .await?;
+        if let Some(e) = r.error {
+            return Err(ServerError::BadRequest(e.to_string()));
+        }
+        tracing::info!(node_id = %id, index = r.index, "node registered");
+        if ready {
+            self.node_became_ready(&id, r.index).await;
+        }
+        Ok((self.ttl(&id), r.index))
+    }
+
+    /// `Node.UpdateStatus` (the heartbeat): returns (TTL, index).
+    pub async fn node_update_status(
+        &self,
+        node_id: &str,
+        secret: &str,
+        status: &str,
+    ) -> Result<(Duration, u64), ServerError> {
+        let node = self.check_secret(node_id, secret)?;
+        let mut index = self.inner.reader.snapshot().latest_index();
+        if node.status != status {
+            index = self.update_node_status_raw(node_id, status, "").await?;
+        }
+        if status == node_status::DOWN {
+            self.inner.heartbeats.clear(node_id);
+            return Ok((Duration::ZERO, index));
+        }
+        Ok((self.ttl(node_id), index))
+    }
+
+    pub(crate) async fn update_node_status_raw(
+        &self,
+        node_id: &str,
+        status: &str,
+        message: &str,
+    ) -> Result<u64, ServerError> {
+        let prev = self.inner.reader.snapshot().node_by_id(node_id);
+        let event = (!message.is_empty()).then(|| NodeEvent {
+            message: message.to_string(),
+            subsystem: "Cluster".to_string(),
+            timestamp: GoTime::from_unix_nanos(crate::now_nanos()),
+            ..NodeEvent::default()
+        });
+        let r = self
+            .propose(Command::NodeUpdateStatus(NodeUpdateStatus {
+                node_id: node_id.to_string(),
+                status: status.to_string(),
+                updated_at: now_secs(),
+                node_event: event,
+            }))
+            .await?;
+        if let Some(e) = r.error {
+            return Err(match e {
+                nomad_state::ApplyError::NotFound { .. } => {
+                    ServerError::NodeUnknown(node_id.to_string())
+                }
+                other => ServerError::Internal(other.to_string()),
+            });
+        }
+        tracing::info!(node_id = %node_id, status, index = r.index, "node status updated");
+        let was = prev.map(|n| n.status.clone()).unwrap_or_default();
+        if status == node_status::READY && was != node_status::READY {
+            self.node_became_ready(node_id, r.index).await;
+        } else if status == node_status::DOWN || status == node_status::DISCONNECTED {
+            self.create_node_evals(node_id).await;
+        }
+        Ok(r.index)
+    }
+
+    async fn node_became_ready(&self, node_id: &str, index: u64) {
+        self.create_node_evals(node_id).await;
+        self.unblock(index);
+    }
+
+    /// One `node-update` evaluation per job with allocations on the node,
+    /// and per system job.
+    pub(crate) async fn create_node_evals(&self, node_id: &str) {
+        let snap = self.inner.reader.snapshot();
+        let mut jobs: BTreeSet<(String, String)> = BTreeSet::new();
+        let mut evals = Vec::new();
+        let now = crate::now_nanos();
+        let node_index = snap
+            .node_by_id(node_id)
+            .map(|n| n.modify_index)
+            .unwrap_or(0);
+        let mut push = |job: &nomad_types::Job, evals: &mut Vec<Evaluation>| {
+            if jobs.insert((job.namespace().to_string(), job.id().to_string())) {
+                let mut e = new_eval(job, eval_trigger::NODE_UPDATE, now);
+                e.node_id = node_id.to_string();
+                e.node_modify_index = node_index;
+                evals.push(e);
+            }
+        };
+        for a in snap.allocs_by_node(node_id) {
+            if let Some(job) = a
+                .job
+                .clone()
+                .or_else(|| snap.job_by_id(&a.namespace, &a.job_id))
+            {
+                push(&job, &mut evals);
+            }
+        }
+        for j in snap.jobs() {
+            if (j.job_type() == job_type::SYSTEM || j.job_type() == job_type::SYSBATCH)
+                && !j.stop.unwrap_or(false)
+            {
+                push(j, &mut evals);
+            }
+        }
+        if evals.is_empty() {
+            return;
+        }
+        tracing::debug!(node_id = %node_id, count = evals.len(), "creating node evaluations");
+        if let Err(e) = self
+            .propose(Command::EvalUpdate(EvalUpdate { evals }))
+            .await
+        {
+            tracing::warn!(node_id = %node_id, error = %e, "creating node evaluations");
+        }
+    }
+
+    /// `Node.GetClientAllocs`: blocks until the allocations' index passes
+    /// `min_index` or `wait` elapses.
+    pub async fn node_client_allocs(
+        &self,
+        node_id: &str,
+        secret: &str,
+        min_index: u64,
+        wait: Duration,
+    ) -> Result<AllocWatch, ServerError> {
+        self.check_secret(node_id, secret)?;
+        let reader = &self.inner.reader;
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let snap = reader.snapshot();
+            let index = snap.table_index(Table::Allocs).max(1);
+            if index > min_index || tokio::time::Instant::now() >= deadline {
+                let allocs = snap
+                    .allocs_by_node(node_id)
+                    .iter()
+                    .map(|a| (a.id.clone(), a.alloc_modify_index))
+                    .collect();
+                return Ok(AllocWatch { allocs, index });
+            }
+            let w = reader.wait_past(&[Table::Allocs], index);
+            let _ = tokio::time::timeout_at(deadline, w).await;
+        }
+    }
+
+    /// `Alloc.GetAllocs`: full allocations (with their job).
+    pub fn allocs_by_ids(&self, ids: &[String]) -> Vec<Allocation> {
+        let snap = self.inner.reader.snapshot();
+        ids.iter()
+            .filter_map(|id| snap.alloc_by_id(id))
+            .map(|a| {
+                let mut a = Allocation::clone(&a);
+                if a.job.is_none() {
+                    a.job = snap.job_by_id(&a.namespace, &a.job_id);
+                }
+                a
+            })
+            .collect()
+    }
+
+    /// `Node.UpdateAlloc`: client-reported allocation states. Failed
+    /// allocations get an `alloc-failure` evaluation; terminal ones free
+    /// capacity for blocked evaluations.
+    pub async fn node_update_allocs(
+        &self,
+        updates: Vec<ClientAllocUpdate>,
+    ) -> Result<u64, ServerError> {
+        if updates.is_empty() {
+            return Ok(self.inner.reader.snapshot().latest_index());
+        }
+        let snap = self.inner.reader.snapshot();
+        let now = crate::now_nanos();
+        let mut evals = Vec::new();
+        let mut seen = BTreeSet::new();
+        let mut freed = false;
+        for u in &updates {
+            let terminal = matches!(
+                u.client_status.as_str(),
+                alloc_client_status::COMPLETE
+                    | alloc_client_status::FAILED
+                    | alloc_client_status::LOST
+            );
+            freed |= terminal;
+            if u.client_status == alloc_client_status::FAILED {
+                if let Some(a) = snap.alloc_by_id(&u.id) {
+                    if let Some(job) = a
+                        .job
+                        .clone()
+                        .or_else(|| snap.job_by_id(&a.namespace, &a.job_id))
+                    {
+                        if seen.insert((a.namespace.clone(), a.job_id.clone())) {
+                            evals.push(new_eval(&job, "alloc-failure", now));
+                        }
+                    }
+                }
+            }
+        }
+        let r = self
+            .propose(Command::AllocClientUpdate(AllocClientUpdate {
+                allocs: updates,
+                evals,
+            }))
+            .await?;
+        if let Some(e) = r.error {
+            return Err(ServerError::BadRequest(e.to_string()));
+        }
+        if freed {
+            self.unblock(r.index);
+        }
+        Ok(r.index)
+    }
+
+    /// `Node.UpdateDrain` (basic: marks the strategy; no drainer yet).
+    pub async fn node_update_drain(
+        &self,
+        req: NodeUpdateDrainRequest,
+    ) -> Result<NodeDrainUpdateResponse, ServerError> {
+        let snap = self.inner.reader.snapshot();
+        if snap.node_by_id(&req.node_id).is_none() {
+            return Err(ServerError::NotFound(format!(
+                "node not found: {}",
+                req.node_id
+            )));
+        }
+        let now = crate::now_nanos();
+        let strategy = req.drain_spec.map(|s| DrainStrategy {
+            deadline: s.deadline,
+            ignore_system_jobs: s.ignore_system_jobs,
+            started_at: GoTime::from_unix_nanos(now),
+            ..DrainStrategy::default()
+        });
+        let r = self
+            .propose(Command::NodeUpdateDrain(NodeUpdateDrain {
+                node_id: req.node_id.clone(),
+                drain_strategy: strategy,
+                mark_eligible: req.mark_eligible,
+                updated_at: now / 1_000_000_000,
+                node_event: None,
+                meta: req.meta,
+                accessor_id: String::new(),
+            }))
+            .await?;
+        if let Some(e) = r.error {
+            return Err(ServerError::BadRequest(e.to_string()));
+        }
+        if req.mark_eligible {
+            self.unblock(r.index);
+        }
+        Ok(NodeDrainUpdateResponse {
+            node_modify_index: r.index,
+            index: r.index,
+            ..Default::default()
+        })
+    }
+
+    /// `Node.UpdateEligibility`.
+    pub async fn node_update_eligibility(
+        &self,
+        req: NodeUpdateEligibilityRequest,
+    ) -> Result<NodeEligibilityUpdateResponse, ServerError> {
+        if req.eligibility != node_eligibility::ELIGIBLE
+            && req.eligibility != node_eligibility::INELIGIBLE
+        {
+            return Err(ServerError::BadRequest(format!(
+                "invalid scheduling eligibility {:?}",
+                req.eligibility
+            )));
+        }
+        let r = self
+            .propose(Command::NodeUpdateEligibility(NodeUpdateEligibility {
+                node_id: req.node_id.clone(),
+                eligibility: req.eligibility.clone(),
+                updated_at: now_secs(),
+                node_event: None,
+            }))
+            .await?;
+        if let Some(e) = r.error {
+            return Err(match e {
+                nomad_state::ApplyError::NotFound { .. } => {
+                    ServerError::NotFound(format!("node not found: {}", req.node_id))
+                }
+                other => ServerError::BadRequest(other.to_string()),
+            });
+        }
+        if req.eligibility == node_eligibility::ELIGIBLE {
+            self.unblock(r.index);
+        }
+        Ok(NodeEligibilityUpdateResponse {
+            node_modify_index: r.index,
+            index: r.index,
+            ..Default::default()
+        })
+    }
+}

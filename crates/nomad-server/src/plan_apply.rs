@@ -1,0 +1,216 @@
+//! Plan application: re-checking a plan against the newest state before it
+//! is committed (Nomad's `nomad/plan_apply.go`).
+//!
+//! The single applier (see `Server`) takes plans from the plan queue one at
+//! a time, checks each node's part against a snapshot that includes every
+//! earlier plan's result (node still ready, eligible and not draining,
+//! resources still fit, no port collides), and commits the parts that pass
+//! in one `ApplyPlanResults` entry. Parts that fail are left out (a partial
+//! commit) and the result carries a refresh index; an `AllAtOnce` plan is
+//! all or nothing.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use nomad_scheduler::plan::{Plan, PlanResult};
+use nomad_scheduler::resources::{alloc_usage, node_capacity, node_reserved, Res};
+use nomad_state::command::{AllocPreempted, AllocStop, ApplyPlanResults};
+use nomad_state::StateSnapshot;
+use nomad_types::consts::{node_eligibility, node_status};
+use nomad_types::Allocation;
+
+/// Why a node's part of a plan was refused, or `Ok`.
+pub fn evaluate_node(snap: &StateSnapshot, plan: &Plan, node_id: &str) -> Result<(), String> {
+    let new: &[Arc<Allocation>] = plan
+        .node_allocation
+        .get(node_id)
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    if new.is_empty() {
+        // Only stops and evictions: always fine.
+        return Ok(());
+    }
+    let Some(node) = snap.node_by_id(node_id) else {
+        return Err("node does not exist".into());
+    };
+    if node.status != node_status::READY {
+        return Err("node is not ready for placements".into());
+    }
+    if node.scheduling_eligibility == node_eligibility::INELIGIBLE {
+        return Err("node is not eligible".into());
+    }
+    if node.drain_strategy.is_some() {
+        return Err("node is draining".into());
+    }
+    let mut removed: HashSet<&str> = HashSet::new();
+    for list in [
+        plan.node_update.get(node_id),
+        plan.node_preemptions.get(node_id),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        removed.extend(list.iter().map(|a| a.id.as_str()));
+    }
+    removed.extend(new.iter().map(|a| a.id.as_str()));
+    let existing: Vec<&Arc<Allocation>> = snap
+        .allocs_by_node(node_id)
+        .iter()
+        .filter(|a| !a.terminal_status() && !removed.contains(a.id.as_str()))
+        .collect();
+    let mut used = Res::default();
+    for a in existing.iter().copied().chain(new.iter()) {
+        used.add(alloc_usage(a));
+    }
+    let avail = node_capacity(&node).minus(node_reserved(&node));
+    if let Some(dim) = avail.first_short(used) {
+        return Err(format!("{dim} exhausted"));
+    }
+    let mut ports: HashSet<(String, i64)> = HashSet::new();
+    for a in existing.iter().copied().chain(new.iter()) {
+        for (ip, port) in alloc_ports(a) {
+            if !ports.insert((ip.clone(), port)) {
+                return Err(format!("port collision: {ip}:{port}"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Host ports an allocation holds (collision-checked ones only).
+fn alloc_ports(a: &Allocation) -> Vec<(String, i64)> {
+    let mut out = Vec::new();
+    let Some(ar) = &a.allocated_resources else {
+        return out;
+    };
+    for p in &ar.shared.ports {
+        if !p.ignore_collision && p.value > 0 {
+            out.push((p.host_ip.clone(), p.value));
+        }
+    }
+    if ar.shared.ports.is_empty() {
+        for n in ar
+            .shared
+            .networks
+            .iter()
+            .chain(ar.tasks.values().flat_map(|t| t.networks.iter()))
+        {
+            for p in n.reserved_ports.iter().chain(n.dynamic_ports.iter()) {
+                if p.value > 0 {
+                    out.push((n.ip.clone(), p.value));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The result of checking a plan: what may be committed.
+pub fn evaluate_plan(snap: &StateSnapshot, plan: &Plan) -> PlanResult {
+    let mut result = PlanResult {
+        deployment: plan.deployment.clone(),
+        deployment_updates: plan.deployment_updates.clone(),
+        ..PlanResult::default()
+    };
+    let nodes: std::collections::BTreeSet<&String> = plan
+        .node_update
+        .keys()
+        .chain(plan.node_allocation.keys())
+        .chain(plan.node_preemptions.keys())
+        .collect();
+    let mut partial = false;
+    for node_id in nodes {
+        match evaluate_node(snap, plan, node_id) {
+            Ok(()) => {
+                for (src, dst) in [
+                    (&plan.node_update, &mut result.node_update),
+                    (&plan.node_allocation, &mut result.node_allocation),
+                    (&plan.node_preemptions, &mut result.node_preemptions),
+                ] {
+                    if let Some(l) = src.get(node_id) {
+                        dst.insert(node_id.clone(), l.clone());
+                    }
+                }
+            }
+            Err(reason) => {
+                tracing::debug!(eval_id = %plan.eval_id, node_id = %node_id, %reason, "plan for node rejected");
+                partial = true;
+                result.rejected_nodes.push(node_id.clone());
+                if plan.all_at_once {
+                    return PlanResult {
+                        rejected_nodes: result.rejected_nodes,
+                        refresh_index: snap.latest_index(),
+                        ..PlanResult::default()
+                    };
+                }
+            }
+        }
+    }
+    if partial {
+        result.refresh_index = snap.latest_index();
+        // A deployment is only created if its placements made it.
+        if result.node_allocation.is_empty() {
+            result.deployment = None;
+            result.deployment_updates.clear();
+        }
+    }
+    result
+}
+
+/// The log entry committing `result` of `plan`.
+pub fn plan_entry(plan: &Plan, result: &PlanResult, now: i64) -> ApplyPlanResults {
+    let mut allocs_updated = Vec::new();
+    for list in result.node_allocation.values() {
+        for a in list {
+            let mut a = Allocation::clone(a);
+            a.job = None;
+            if a.create_time == 0 {
+                a.create_time = now;
+            }
+            a.modify_time = now;
+            allocs_updated.push(a);
+        }
+    }
+    let allocs_stopped = result
+        .node_update
+        .values()
+        .flatten()
+        .map(|a| AllocStop {
+            id: a.id.clone(),
+            desired_description: a.desired_description.clone(),
+            client_status: a.client_status.clone(),
+            followup_eval_id: a.followup_eval_id.clone(),
+            modify_time: now,
+        })
+        .collect();
+    let allocs_preempted = result
+        .node_preemptions
+        .values()
+        .flatten()
+        .map(|a| AllocPreempted {
+            id: a.id.clone(),
+            preempted_by_allocation: a.preempted_by_allocation.clone(),
+            modify_time: now,
+        })
+        .collect();
+    ApplyPlanResults {
+        job: plan.job.clone(),
+        allocs_updated,
+        allocs_stopped,
+        allocs_preempted,
+        deployment: result.deployment.clone(),
+        deployment_updates: result
+            .deployment_updates
+            .iter()
+            .map(|d| nomad_state::command::DeploymentStatusUpdate {
+                deployment_id: d.deployment_id.clone(),
+                status: d.status.clone(),
+                status_description: d.status_description.clone(),
+            })
+            .collect(),
+        eval_id: plan.eval_id.clone(),
+        preemption_evals: Vec::new(),
+        ineligible_nodes: Vec::new(),
+        updated_at: now,
+    }
+}

@@ -1,0 +1,428 @@
+//! The server: Raft + state store, and the leader's subsystems.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use nomad_raft::{BootstrapExpect, RaftHandle, RaftNode, TcpOptions, TcpTransport};
+use nomad_scheduler::plan::{Plan, PlanResult};
+use nomad_state::command::EvalUpdate;
+use nomad_state::{ApplyResult, Command, StateReader, StateStore, StoreConfig};
+use nomad_types::consts::{eval_status, node_status};
+use nomad_types::Evaluation;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+use crate::blocked::BlockedEvals;
+use crate::broker::{EvalBroker, Outcome};
+use crate::config::ServerConfig;
+use crate::error::ServerError;
+use crate::fsm::StoreMachine;
+use crate::heartbeat::Heartbeats;
+use crate::plan_apply;
+
+pub(crate) struct PlanRequest {
+    pub plan: Plan,
+    pub reply: oneshot::Sender<Result<PlanResult, ServerError>>,
+}
+
+pub(crate) struct Inner {
+    pub config: ServerConfig,
+    pub raft: RaftHandle,
+    pub reader: StateReader,
+    pub broker: EvalBroker,
+    pub blocked: BlockedEvals,
+    pub heartbeats: Heartbeats,
+    pub plan_tx: mpsc::Sender<PlanRequest>,
+    pub raft_addr: String,
+    shutdown: watch::Sender<bool>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+    raft_join: Mutex<Option<JoinHandle<nomad_raft::Result<()>>>>,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+/// A running server. Cheap to clone.
+#[derive(Clone)]
+pub struct Server {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("raft_addr", &self.inner.raft_addr)
+            .finish()
+    }
+}
+
+impl Server {
+    /// Opens Raft under the data directory (a temporary one in dev mode),
+    /// bootstraps when `bootstrap_expect` is 1, and starts the leadership
+    /// monitor, which runs the broker, workers, plan applier and heartbeat
+    /// timers while this server leads. Must be called inside a tokio runtime.
+    pub async fn start(config: ServerConfig) -> Result<Server, ServerError> {
+        let (tmp, dir) = match &config.data_dir {
+            Some(d) => (None, d.join("server").join("raft")),
+            None => {
+                let t = tempfile::Builder::new()
+                    .prefix("nomad-server-")
+                    .tempdir()
+                    .map_err(|e| {
+                        ServerError::Internal(format!("creating a temporary data dir: {e}"))
+                    })?;
+                let d = t.path().join("raft");
+                (Some(t), d)
+            }
+        };
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| ServerError::Internal(format!("creating {}: {e}", dir.display())))?;
+        let store = StateStore::new(StoreConfig::default());
+        let reader = store.reader();
+        let id = config.raft_id.max(1);
+        let transport =
+            TcpTransport::bind(id, &config.region, config.raft_bind, TcpOptions::default())
+                .await
+                .map_err(|e| {
+                    ServerError::Internal(format!("binding raft on {}: {e}", config.raft_bind))
+                })?;
+        let raft_addr = transport.local_addr().to_string();
+        let raft_cfg = nomad_raft::Config {
+            cluster_id: config.region.clone(),
+            ..nomad_raft::Config::new(id)
+        };
+        let (raft, join) = RaftNode::start(raft_cfg, &dir, transport, StoreMachine(store))
+            .map_err(|e| {
+                ServerError::Internal(format!("starting raft in {}: {e}", dir.display()))
+            })?;
+        tracing::debug!(dir = %dir.display(), initialized = raft.status().initialized, "raft opened");
+        if !raft.status().initialized && config.bootstrap_expect <= 1 {
+            let mut expect = BootstrapExpect::new(1, id, raft_addr.clone());
+            if let Some(voters) = expect.ready() {
+                if let Err(e) = raft.bootstrap(voters).await {
+                    tracing::warn!(error = %e, "raft bootstrap");
+                }
+                tracing::debug!("raft bootstrapped");
+            }
+        }
+        let (plan_tx, plan_rx) = mpsc::channel(64);
+        let (shutdown, _) = watch::channel(false);
+        let inner = Arc::new(Inner {
+            broker: EvalBroker::new(config.eval_nack_timeout, config.eval_delivery_limit),
+            blocked: BlockedEvals::default(),
+            heartbeats: Heartbeats::default(),
+            config,
+            raft,
+            reader,
+            plan_tx,
+            raft_addr,
+            shutdown,
+            tasks: Mutex::new(Vec::new()),
+            raft_join: Mutex::new(Some(join)),
+            _tmp: tmp,
+        });
+        let server = Server { inner };
+        server.spawn(leader_loop(server.clone()));
+        server.spawn(plan_applier(server.clone(), plan_rx));
+        for i in 0..server.inner.config.num_schedulers.max(1) {
+            server.spawn(crate::worker::worker_loop(server.clone(), i));
+        }
+        tracing::info!(raft_addr = %server.inner.raft_addr, "server started");
+        Ok(server)
+    }
+
+    pub(crate) fn spawn_task(&self, fut: impl std::future::Future<Output = ()> + Send + 'static) {
+        self.spawn(fut)
+    }
+
+    fn spawn(&self, fut: impl std::future::Future<Output = ()> + Send + 'static) {
+        let h = tokio::spawn(fut);
+        self.inner
+            .tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(h);
+    }
+
+    /// The state store's read side (snapshots and watches).
+    pub fn state(&self) -> StateReader {
+        self.inner.reader.clone()
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ServerConfig {
+        &self.inner.config
+    }
+
+    /// The Raft handle (status, leader).
+    pub fn raft(&self) -> &RaftHandle {
+        &self.inner.raft
+    }
+
+    /// The Raft transport's address.
+    pub fn raft_addr(&self) -> &str {
+        &self.inner.raft_addr
+    }
+
+    /// The eval broker.
+    pub fn broker(&self) -> &EvalBroker {
+        &self.inner.broker
+    }
+
+    /// The blocked evaluations.
+    pub fn blocked(&self) -> &BlockedEvals {
+        &self.inner.blocked
+    }
+
+    /// Whether this server leads.
+    pub fn is_leader(&self) -> bool {
+        self.inner.raft.status().is_leader()
+    }
+
+    /// Waits until this server leads and its leader subsystems run.
+    pub async fn wait_for_leadership(&self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while tokio::time::Instant::now() < deadline {
+            if self.is_leader() && self.inner.broker.enabled() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        false
+    }
+
+    /// Stops the subsystems and Raft.
+    pub async fn shutdown(&self) {
+        let _ = self.inner.shutdown.send(true);
+        self.inner.broker.set_enabled(false);
+        let tasks: Vec<_> =
+            std::mem::take(&mut *self.inner.tasks.lock().unwrap_or_else(|e| e.into_inner()));
+        for t in &tasks {
+            t.abort();
+        }
+        self.inner.raft.shutdown();
+        let join = self
+            .inner
+            .raft_join
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(j) = join {
+            let _ = tokio::time::timeout(Duration::from_secs(5), j).await;
+        }
+        tracing::info!("server stopped");
+    }
+
+    /// Proposes a log entry and waits for it to be applied; evaluations it
+    /// wrote are routed to the broker (pending) or the blocked set (blocked).
+    pub(crate) async fn propose(&self, cmd: Command) -> Result<ApplyResult, ServerError> {
+        let kind = cmd.type_name();
+        let (index, bytes) = self.inner.raft.propose(cmd.encode()).await?;
+        let result = ApplyResult::decode(&bytes)
+            .map_err(|e| ServerError::Internal(format!("{kind} at {index}: {e}")))?;
+        if !result.evals.is_empty() && self.inner.broker.enabled() {
+            let snap = self.inner.reader.snapshot();
+            for id in &result.evals {
+                if let Some(e) = snap.eval_by_id(id) {
+                    self.route_eval(Evaluation::clone(&e)).await;
+                }
+            }
+        }
+        Ok(result)
+    }
+
+    pub(crate) fn route_eval<'a>(
+        &'a self,
+        eval: Evaluation,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>> {
+        Box::pin(async move {
+            match eval.status.as_str() {
+                eval_status::PENDING => self.inner.broker.enqueue(eval),
+                eval_status::BLOCKED => {
+                    let out = self.inner.blocked.block(eval);
+                    if let Some(e) = out.unblock_now {
+                        self.inner.broker.enqueue(e);
+                    }
+                    if let Some(old) = out.cancelled {
+                        self.write_status(
+                            vec![old],
+                            eval_status::CANCELLED,
+                            "canceled after more recent blocked eval",
+                        )
+                        .await;
+                    }
+                }
+                _ => {}
+            }
+        })
+    }
+
+    /// Writes evaluations with a new status.
+    pub(crate) async fn write_status(&self, evals: Vec<Evaluation>, status: &str, desc: &str) {
+        if evals.is_empty() {
+            return;
+        }
+        let now = crate::now_nanos();
+        let evals: Vec<Evaluation> = evals
+            .into_iter()
+            .map(|mut e| {
+                e.status = status.to_string();
+                e.status_description = desc.to_string();
+                e.modify_time = now;
+                e
+            })
+            .collect();
+        if let Err(e) = self
+            .propose(Command::EvalUpdate(EvalUpdate { evals }))
+            .await
+        {
+            tracing::warn!(error = %e, status, "writing evaluation status");
+        }
+    }
+
+    pub(crate) async fn handle_broker_outcome(&self, out: Outcome) {
+        self.write_status(
+            out.cancelled,
+            eval_status::CANCELLED,
+            "canceled after more recent eval was processed",
+        )
+        .await;
+        for e in &out.failed {
+            tracing::warn!(eval_id = %e.id, job_id = %e.job_id, "evaluation reached its delivery limit");
+        }
+        self.write_status(
+            out.failed,
+            eval_status::FAILED,
+            "evaluation reached delivery limit (3)",
+        )
+        .await;
+    }
+
+    /// Capacity changed at `index`: blocked evaluations go back to the broker.
+    pub(crate) fn unblock(&self, index: u64) {
+        for e in self.inner.blocked.unblock(index) {
+            tracing::debug!(eval_id = %e.id, job_id = %e.job_id, "unblocking evaluation");
+            self.inner.broker.enqueue(e);
+        }
+    }
+
+    /// Gaining leadership: enable the broker and blocked set, restore
+    /// evaluations from state, give every node the failover TTL.
+    async fn establish_leadership(&self) {
+        // A barrier: everything committed before this term is applied.
+        if let Err(e) = self.propose(Command::Noop).await {
+            tracing::warn!(error = %e, "leader barrier");
+        }
+        self.inner.broker.set_enabled(true);
+        self.inner.blocked.set_enabled(true);
+        let snap = self.inner.reader.snapshot();
+        let mut restored = 0;
+        for e in snap.evals() {
+            if e.status == eval_status::PENDING || e.status == eval_status::BLOCKED {
+                self.route_eval(Evaluation::clone(e)).await;
+                restored += 1;
+            }
+        }
+        for n in snap.nodes() {
+            if n.status != node_status::DOWN {
+                self.inner
+                    .heartbeats
+                    .set(&n.id, self.inner.config.failover_heartbeat_ttl);
+            }
+        }
+        tracing::info!(restored_evals = restored, "cluster leadership acquired");
+    }
+
+    fn revoke_leadership(&self) {
+        self.inner.broker.set_enabled(false);
+        self.inner.blocked.set_enabled(false);
+        self.inner.heartbeats.clear_all();
+        tracing::info!("cluster leadership lost");
+    }
+
+    /// A node missed its heartbeat deadline.
+    async fn node_expired(&self, node_id: String) {
+        let snap = self.inner.reader.snapshot();
+        match snap.node_by_id(&node_id) {
+            Some(n) if n.status != node_status::DOWN => {}
+            _ => return,
+        }
+        tracing::warn!(node_id = %node_id, "node heartbeat missed; marking down");
+        if let Err(e) = self
+            .update_node_status_raw(&node_id, node_status::DOWN, "Node heartbeat missed")
+            .await
+        {
+            tracing::warn!(node_id = %node_id, error = %e, "marking node down");
+        }
+    }
+}
+
+async fn leader_loop(server: Server) {
+    let mut status = server.inner.raft.subscribe();
+    let mut shutdown = server.inner.shutdown.subscribe();
+    let mut leading = false;
+    let mut ticks: u64 = 0;
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    loop {
+        let is_leader = status.borrow().is_leader();
+        if is_leader && !leading {
+            leading = true;
+            server.establish_leadership().await;
+        } else if !is_leader && leading {
+            leading = false;
+            server.revoke_leadership();
+        }
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            r = status.changed() => if r.is_err() { return },
+            _ = tick.tick() => {
+                if leading {
+                    let out = server.inner.broker.tick();
+                    server.handle_broker_outcome(out).await;
+                    for node in server.inner.heartbeats.expired() {
+                        server.node_expired(node).await;
+                    }
+                    ticks += 1;
+                    if ticks.is_multiple_of(5) {
+                        server.watch_deployments().await;
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn plan_applier(server: Server, mut rx: mpsc::Receiver<PlanRequest>) {
+    while let Some(req) = rx.recv().await {
+        let res = apply_one(&server, &req.plan).await;
+        let _ = req.reply.send(res);
+    }
+}
+
+async fn apply_one(server: &Server, plan: &Plan) -> Result<PlanResult, ServerError> {
+    if !server.is_leader() {
+        return Err(ServerError::NoLeader);
+    }
+    let snap = server.inner.reader.snapshot();
+    let mut result = plan_apply::evaluate_plan(&snap, plan);
+    if !result.progress_made() {
+        result.refresh_index = result.refresh_index.max(snap.latest_index());
+        return Ok(result);
+    }
+    let entry = plan_apply::plan_entry(plan, &result, crate::now_nanos());
+    let applied = server.propose(Command::ApplyPlanResults(entry)).await?;
+    if let Some(e) = applied.error {
+        return Err(ServerError::Internal(format!(
+            "applying plan for eval {}: {e}",
+            plan.eval_id
+        )));
+    }
+    result.alloc_index = applied.index;
+    if result.refresh_index != 0 {
+        result.refresh_index = applied.index;
+    }
+    tracing::debug!(eval_id = %plan.eval_id, index = applied.index, rejected = result.rejected_nodes.len(), "plan applied");
+    // Stops free capacity.
+    if !result.node_update.is_empty() || !result.node_preemptions.is_empty() {
+        server.unblock(applied.index);
+    }
+    Ok(result)
+}

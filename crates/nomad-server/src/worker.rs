@@ -1,0 +1,147 @@
+//! Scheduler workers (Nomad's `nomad/worker.go`): dequeue an evaluation,
+//! wait for a state snapshot at least as new as it, run the scheduler on a
+//! blocking thread, submit its plans to the plan queue, then ack or nack.
+
+use std::time::Duration;
+
+use nomad_scheduler::plan::Plan;
+use nomad_scheduler::{process_eval, Planner, PlannerError, SchedulerOptions, Submission};
+use nomad_state::command::EvalUpdate;
+use nomad_state::{Command, StateSnapshot};
+use nomad_types::Evaluation;
+use tokio::runtime::Handle;
+use tokio::sync::oneshot;
+
+use crate::server::{PlanRequest, Server};
+
+pub(crate) async fn worker_loop(server: Server, id: usize) {
+    let types = server.inner.config.enabled_schedulers.clone();
+    loop {
+        let Some((eval, token)) = server
+            .inner
+            .broker
+            .dequeue(&types, Duration::from_millis(500))
+            .await
+        else {
+            continue;
+        };
+        tracing::debug!(worker = id, eval_id = %eval.id, job_id = %eval.job_id, triggered_by = %eval.triggered_by, "dequeued evaluation");
+        let reader = server.inner.reader.clone();
+        let wait = reader.wait_applied(eval.modify_index);
+        if tokio::time::timeout(Duration::from_secs(5), wait)
+            .await
+            .is_err()
+        {
+            tracing::warn!(eval_id = %eval.id, "state did not reach the evaluation's index; nacking");
+            if let Ok(out) = server.inner.broker.nack(&eval.id, &token) {
+                server.handle_broker_outcome(out).await;
+            }
+            continue;
+        }
+        let snap = reader.snapshot();
+        let srv = server.clone();
+        let ev = eval.clone();
+        let handle = Handle::current();
+        let res = tokio::task::spawn_blocking(move || {
+            let mut planner = WorkerPlanner {
+                server: srv,
+                handle,
+            };
+            let opts = SchedulerOptions {
+                now: crate::now_nanos(),
+                seed: fastrand::u64(..),
+            };
+            process_eval(&snap, &mut planner, &ev, &opts)
+        })
+        .await;
+        let out = match res {
+            Ok(Ok(o)) => {
+                tracing::debug!(eval_id = %eval.id, job_id = %eval.job_id, placed = o.allocs_placed, status = %o.eval.status, "evaluation processed");
+                server.inner.broker.ack(&eval.id, &token)
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(eval_id = %eval.id, job_id = %eval.job_id, error = %e, "scheduler failed; nacking");
+                server.inner.broker.nack(&eval.id, &token)
+            }
+            Err(e) => {
+                tracing::error!(eval_id = %eval.id, error = %e, "scheduler panicked; nacking");
+                server.inner.broker.nack(&eval.id, &token)
+            }
+        };
+        match out {
+            Ok(o) => server.handle_broker_outcome(o).await,
+            Err(e) => tracing::warn!(eval_id = %eval.id, error = %e, "ack/nack"),
+        }
+    }
+}
+
+/// The planner a worker hands the scheduler: plans go to the plan queue,
+/// evaluation changes through Raft. Runs on a blocking thread.
+struct WorkerPlanner {
+    server: Server,
+    handle: Handle,
+}
+
+impl WorkerPlanner {
+    fn write_eval(&self, eval: &Evaluation) -> Result<(), PlannerError> {
+        let mut e = eval.clone();
+        e.modify_time = crate::now_nanos();
+        if e.create_time == 0 {
+            e.create_time = e.modify_time;
+        }
+        let server = self.server.clone();
+        let r = self.handle.block_on(async move {
+            server
+                .propose(Command::EvalUpdate(EvalUpdate { evals: vec![e] }))
+                .await
+        });
+        match r {
+            Ok(a) if a.is_ok() => Ok(()),
+            Ok(a) => Err(PlannerError(
+                a.error.map(|e| e.to_string()).unwrap_or_default(),
+            )),
+            Err(e) => Err(PlannerError(e.to_string())),
+        }
+    }
+}
+
+impl Planner<StateSnapshot> for WorkerPlanner {
+    fn submit_plan(&mut self, plan: &Plan) -> Result<Submission<StateSnapshot>, PlannerError> {
+        let (tx, rx) = oneshot::channel();
+        let req = PlanRequest {
+            plan: plan.clone(),
+            reply: tx,
+        };
+        let plan_tx = self.server.inner.plan_tx.clone();
+        let result = self.handle.block_on(async move {
+            plan_tx
+                .send(req)
+                .await
+                .map_err(|_| PlannerError("plan queue closed".into()))?;
+            rx.await
+                .map_err(|_| PlannerError("plan applier stopped".into()))
+        })?;
+        let result = result.map_err(|e| PlannerError(e.to_string()))?;
+        let mut sub = Submission::new(result);
+        if sub.result.refresh_index != 0 {
+            let reader = self.server.inner.reader.clone();
+            let _ = reader
+                .wait_applied(sub.result.refresh_index)
+                .blocking(Duration::from_secs(5));
+            sub.refreshed_state = Some(reader.snapshot());
+        }
+        Ok(sub)
+    }
+
+    fn update_eval(&mut self, eval: &Evaluation) -> Result<(), PlannerError> {
+        self.write_eval(eval)
+    }
+
+    fn create_eval(&mut self, eval: &Evaluation) -> Result<(), PlannerError> {
+        self.write_eval(eval)
+    }
+
+    fn reblock_eval(&mut self, eval: &Evaluation) -> Result<(), PlannerError> {
+        self.write_eval(eval)
+    }
+}

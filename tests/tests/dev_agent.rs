@@ -1,0 +1,103 @@
+//! `nomad agent -dev` end to end: one node, a raw_exec service job with two
+//! allocations running, `nomad status`, then a graceful stop.
+
+use std::time::{Duration, Instant};
+
+use nomad_e2e::{nomad_at, DevAgent};
+
+const JOB: &str = r#"
+job "sleeper" {
+  datacenters = ["dc1"]
+  type        = "service"
+  group "g" {
+    count = 2
+    task "sleep" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sleep"
+        args    = ["300"]
+      }
+      resources {
+        cpu    = 100
+        memory = 64
+      }
+    }
+  }
+}
+"#;
+
+fn wait_for(what: &str, agent: &DevAgent, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !f() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}; agent log:\n{}",
+            agent.logs()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn dev_agent_runs_a_job() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let agent = DevAgent::start(dir.path());
+    let addr = agent.addr.clone();
+
+    // One ready node.
+    wait_for("a ready node", &agent, || {
+        let r = nomad_at(dir.path(), &addr, &["node", "status"]);
+        r.code == 0
+            && r.stdout
+                .lines()
+                .skip(1)
+                .filter(|l| l.contains("ready"))
+                .count()
+                == 1
+    });
+
+    std::fs::write(dir.path().join("sleeper.nomad.hcl"), JOB).expect("job file");
+    let run = nomad_at(
+        dir.path(),
+        &addr,
+        &["job", "run", "-detach", "sleeper.nomad.hcl"],
+    );
+    assert_eq!(
+        run.code,
+        0,
+        "job run failed: {run:?}\nagent:\n{}",
+        agent.logs()
+    );
+
+    wait_for("two running allocations", &agent, || {
+        let r = nomad_at(dir.path(), &addr, &["status", "sleeper"]);
+        let running = r
+            .stdout
+            .lines()
+            .skip_while(|l| !l.starts_with("Allocations"))
+            .filter(|l| l.contains(" run ") && l.contains("running"))
+            .count();
+        r.code == 0 && running == 2
+    });
+    let status = nomad_at(dir.path(), &addr, &["status", "sleeper"]);
+    assert!(
+        status.stdout.contains("Status        = running"),
+        "{}",
+        status.stdout
+    );
+
+    // Stop the job (its tasks end), then the agent.
+    let stop = nomad_at(dir.path(), &addr, &["job", "stop", "-detach", "sleeper"]);
+    assert_eq!(stop.code, 0, "{stop:?}");
+    wait_for("allocations to stop", &agent, || {
+        let r = nomad_at(dir.path(), &addr, &["status", "sleeper"]);
+        r.stdout
+            .lines()
+            .skip_while(|l| !l.starts_with("Allocations"))
+            .filter(|l| l.contains("running"))
+            .count()
+            == 0
+    });
+    let logs = agent.logs();
+    assert_eq!(agent.stop(), Some(0), "agent did not stop cleanly:\n{logs}");
+}
