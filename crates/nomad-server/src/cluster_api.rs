@@ -172,16 +172,45 @@ impl ClusterApi for Server {
 }
 
 impl Server {
+    /// This server as a cluster member. There is no gossip layer: the
+    /// member's port is the Raft transport's (server-to-server traffic, the
+    /// slot Serf's port has in Nomad), and the tags carry what `nomad server
+    /// members` shows. `port` in the tags is the same address `leader()`
+    /// reports, so the CLI can tell which member leads.
     fn member(&self) -> AgentMember {
+        let cfg = self.config();
+        let (addr, port) = match self.raft_addr().rsplit_once(':') {
+            Some((a, p)) => (a.to_string(), p.parse::<u16>().unwrap_or(0)),
+            None => ("127.0.0.1".to_string(), 0),
+        };
+        let mut tags = std::collections::BTreeMap::new();
+        for (k, v) in [
+            ("role", "nomad".to_string()),
+            ("region", cfg.region.clone()),
+            ("dc", cfg.datacenter.clone()),
+            ("build", env!("CARGO_PKG_VERSION").to_string()),
+            ("port", port.to_string()),
+            ("raft_vsn", "3".to_string()),
+            ("vsn", "1".to_string()),
+            ("mvn", "1".to_string()),
+            ("expect", cfg.bootstrap_expect.to_string()),
+            ("id", cfg.raft_id.to_string()),
+        ] {
+            tags.insert(k.to_string(), v);
+        }
         AgentMember {
-            name: format!("{}.{}", self.config().node_name, self.config().region),
-            addr: self
-                .raft_addr()
-                .split(':')
-                .next()
-                .unwrap_or("127.0.0.1")
-                .to_string(),
-            ..AgentMember::default()
+            name: format!("{}.{}", cfg.node_name, cfg.region),
+            addr,
+            port,
+            tags,
+            status: "alive".into(),
+            protocol_min: 1,
+            protocol_max: 5,
+            protocol_cur: 2,
+            delegate_min: 2,
+            delegate_max: 5,
+            delegate_cur: 4,
         }
     }
+
 }
