@@ -150,7 +150,12 @@ async fn run_async(cfg: AgentConfig) -> anyhow::Result<()> {
         let c = nomad_client::Client::start(cc, api)
             .await
             .context("starting the client")?;
-        Some(c)
+        let shared: crate::client_fs::SharedClient = Arc::new(std::sync::Mutex::new(Some(c)));
+        if let Some((s, _)) = &server {
+            // `nomad alloc logs` and `alloc fs` reach this process's client.
+            s.attach_client_fs(Arc::new(crate::client_fs::LocalClientFs(shared.clone())));
+        }
+        Some(shared)
     } else {
         None
     };
@@ -170,7 +175,10 @@ async fn run_async(cfg: AgentConfig) -> anyhow::Result<()> {
         "               Node Id: {}",
         client
             .as_ref()
-            .map(|c| c.node_id().to_string())
+            .and_then(|c| c
+                .lock()
+                .ok()
+                .and_then(|g| g.as_ref().map(|c| c.node_id().to_string())))
             .unwrap_or_default()
     );
     let _ = writeln!(
@@ -194,6 +202,7 @@ async fn run_async(cfg: AgentConfig) -> anyhow::Result<()> {
         std::process::exit(1);
     });
     let _ = stop_http.send(());
+    let client = client.and_then(|c| c.lock().ok().and_then(|mut g| g.take()));
     if let Some(c) = client {
         c.shutdown().await;
     }

@@ -3,6 +3,7 @@
 //! and the `/v1` HTTP API from a `nomad_cli::agent::AgentConfig`.
 
 pub mod agent;
+pub mod client_fs;
 pub mod local;
 
 /// Runs one role (`-server` or `-client`) from `nomad agent` flags and

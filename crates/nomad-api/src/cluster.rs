@@ -21,6 +21,7 @@ use nomad_types::api::{
     RaftConfiguration, ServerMembers,
 };
 use nomad_types::JobPlanResponse;
+use std::sync::Arc;
 
 /// Why a request failed, as the HTTP layer reports it: each variant has
 /// Nomad's status code and its text is the plain-text response body.
@@ -217,11 +218,19 @@ pub trait ClusterApi: Send + Sync + 'static {
 
     // ---- client file system (delegated to the client agent) ----
 
-    /// Stream an allocation's task log. The default says the agent runs no
-    /// client.
+    /// The client agent running in the same process, if any: `/v1/client/fs`
+    /// routes are answered by it. `None` (the default): the agent runs no
+    /// client, and those routes answer 501.
+    fn client_fs(&self) -> Option<Arc<dyn ClientFs>> {
+        None
+    }
+
+    /// Stream an allocation's task log.
     async fn alloc_logs(&self, req: LogsRequest) -> Result<ByteStream, ClusterError> {
-        let _ = req;
-        Err(no_client())
+        match self.client_fs() {
+            Some(fs) => fs.alloc_logs(req).await,
+            None => Err(no_client()),
+        }
     }
 
     /// List a directory of an allocation.
@@ -230,8 +239,10 @@ pub trait ClusterApi: Send + Sync + 'static {
         alloc_id: String,
         path: String,
     ) -> Result<Vec<AllocFileInfo>, ClusterError> {
-        let _ = (alloc_id, path);
-        Err(no_client())
+        match self.client_fs() {
+            Some(fs) => fs.alloc_fs_list(alloc_id, path).await,
+            None => Err(no_client()),
+        }
     }
 
     /// Stat a path of an allocation.
@@ -240,8 +251,10 @@ pub trait ClusterApi: Send + Sync + 'static {
         alloc_id: String,
         path: String,
     ) -> Result<AllocFileInfo, ClusterError> {
-        let _ = (alloc_id, path);
-        Err(no_client())
+        match self.client_fs() {
+            Some(fs) => fs.alloc_fs_stat(alloc_id, path).await,
+            None => Err(no_client()),
+        }
     }
 
     /// Read a whole file of an allocation.
@@ -250,9 +263,37 @@ pub trait ClusterApi: Send + Sync + 'static {
         alloc_id: String,
         path: String,
     ) -> Result<ByteStream, ClusterError> {
-        let _ = (alloc_id, path);
-        Err(no_client())
+        match self.client_fs() {
+            Some(fs) => fs.alloc_fs_cat(alloc_id, path).await,
+            None => Err(no_client()),
+        }
     }
+}
+
+/// What a client agent answers for `/v1/client/fs/*`: its allocations' logs
+/// and files. Implemented over the client agent by the binary that runs one.
+#[async_trait]
+pub trait ClientFs: Send + Sync + 'static {
+    /// Stream an allocation's task log.
+    async fn alloc_logs(&self, req: LogsRequest) -> Result<ByteStream, ClusterError>;
+    /// List a directory of an allocation.
+    async fn alloc_fs_list(
+        &self,
+        alloc_id: String,
+        path: String,
+    ) -> Result<Vec<AllocFileInfo>, ClusterError>;
+    /// Stat a path of an allocation.
+    async fn alloc_fs_stat(
+        &self,
+        alloc_id: String,
+        path: String,
+    ) -> Result<AllocFileInfo, ClusterError>;
+    /// Read a whole file of an allocation.
+    async fn alloc_fs_cat(
+        &self,
+        alloc_id: String,
+        path: String,
+    ) -> Result<ByteStream, ClusterError>;
 }
 
 fn no_client() -> ClusterError {

@@ -24,7 +24,7 @@ pub mod testing;
 
 use std::sync::Arc;
 
-pub use cluster::{ByteStream, ClusterApi, ClusterError, LogsRequest, ReadMeta};
+pub use cluster::{ByteStream, ClientFs, ClusterApi, ClusterError, LogsRequest, ReadMeta};
 pub use query::{parse_go_bool, MAX_QUERY_TIME};
 
 /// The `/v1` router over an agent.

@@ -36,6 +36,10 @@ fn not_yet(what: &str) -> ClusterError {
 
 #[async_trait]
 impl ClusterApi for Server {
+    fn client_fs(&self) -> Option<std::sync::Arc<dyn nomad_api::ClientFs>> {
+        self.inner.client_fs.get().cloned()
+    }
+
     fn region(&self) -> String {
         self.config().region.clone()
     }
@@ -212,5 +216,4 @@ impl Server {
             delegate_cur: 4,
         }
     }
-
 }

@@ -38,6 +38,9 @@ pub(crate) struct Inner {
     tasks: Mutex<Vec<JoinHandle<()>>>,
     raft_join: Mutex<Option<JoinHandle<nomad_raft::Result<()>>>>,
     _tmp: Option<tempfile::TempDir>,
+    /// The client agent of the same process, answering `/v1/client/fs`.
+    #[cfg(feature = "cluster-api")]
+    pub client_fs: std::sync::OnceLock<Arc<dyn nomad_api::ClientFs>>,
 }
 
 /// A running server. Cheap to clone.
@@ -55,6 +58,14 @@ impl std::fmt::Debug for Server {
 }
 
 impl Server {
+    /// Lets the HTTP API answer `/v1/client/fs` from the client agent that
+    /// runs in the same process (`nomad agent -dev`). Set once; later calls
+    /// are ignored.
+    #[cfg(feature = "cluster-api")]
+    pub fn attach_client_fs(&self, fs: Arc<dyn nomad_api::ClientFs>) {
+        let _ = self.inner.client_fs.set(fs);
+    }
+
     /// Opens Raft under the data directory (a temporary one in dev mode),
     /// bootstraps when `bootstrap_expect` is 1, and starts the leadership
     /// monitor, which runs the broker, workers, plan applier and heartbeat
@@ -118,6 +129,8 @@ impl Server {
             tasks: Mutex::new(Vec::new()),
             raft_join: Mutex::new(Some(join)),
             _tmp: tmp,
+            #[cfg(feature = "cluster-api")]
+            client_fs: std::sync::OnceLock::new(),
         });
         let server = Server { inner };
         server.spawn(leader_loop(server.clone()));
