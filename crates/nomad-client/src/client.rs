@@ -60,6 +60,9 @@ struct Inner {
     registered: watch::Sender<bool>,
     gc_now: Notify,
     http: reqwest::Client,
+    /// Deployment health decided here and not yet acknowledged by the
+    /// servers (they echo it back in the allocation).
+    health: Mutex<BTreeMap<String, nomad_types::AllocDeploymentStatus>>,
 }
 
 impl Client {
@@ -107,6 +110,7 @@ impl Client {
             registered,
             gc_now: Notify::new(),
             http,
+            health: Mutex::new(BTreeMap::new()),
         });
         inner.restore()?;
         let span = tracing::info_span!("client", node_id = %inner.identity.id);
@@ -114,6 +118,7 @@ impl Client {
             tokio::spawn(inner.clone().register_loop().instrument(span.clone())),
             tokio::spawn(inner.clone().watch_loop().instrument(span.clone())),
             tokio::spawn(inner.clone().sync_loop().instrument(span.clone())),
+            tokio::spawn(inner.clone().health_loop().instrument(span.clone())),
             tokio::spawn(inner.clone().gc_loop().instrument(span)),
         ];
         Ok(Client { inner, loops })
@@ -495,6 +500,45 @@ impl Inner {
         tracing::info!(alloc_id = %id, "allocation destroyed");
     }
 
+    /// Decides the deployment health of running allocations from their task
+    /// states (see [`crate::health`]) and queues it for the servers.
+    async fn health_loop(self: Arc<Self>) {
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        loop {
+            tick.tick().await;
+            let now = nomad_driver::unix_nanos(std::time::SystemTime::now());
+            let records: Vec<(String, crate::state::AllocRecord)> = lock(&self.allocs)
+                .iter()
+                .filter_map(|(id, e)| match e {
+                    Entry::Running(h) => Some((id.clone(), h.shared.snapshot())),
+                    _ => None,
+                })
+                .collect();
+            let mut health = lock(&self.health);
+            // Forget what the servers have recorded or what no longer runs.
+            health.retain(|id, _| {
+                records.iter().any(|(rid, r)| {
+                    rid == id
+                        && !r
+                            .alloc
+                            .deployment_status
+                            .as_ref()
+                            .is_some_and(|d| d.healthy.is_some())
+                })
+            });
+            for (id, rec) in &records {
+                if health.contains_key(id) {
+                    continue;
+                }
+                if let Some(status) = crate::health::deployment_health(rec, now) {
+                    tracing::info!(alloc_id = %id, healthy = ?status.healthy, "deployment health decided");
+                    health.insert(id.clone(), status);
+                    self.dirty.mark(id);
+                }
+            }
+        }
+    }
+
     async fn sync_loop(self: Arc<Self>) {
         let mut attempt = 0;
         loop {
@@ -519,7 +563,7 @@ impl Inner {
                             client_status: rec.client_status,
                             client_description: rec.client_description,
                             task_states: rec.tasks.into_iter().map(|(k, v)| (k, v.state)).collect(),
-                            deployment_status: None,
+                            deployment_status: lock(&self.health).get(id).cloned(),
                             modify_time: nomad_driver::unix_nanos(std::time::SystemTime::now()),
                         })
                     })

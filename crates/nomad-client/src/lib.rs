@@ -44,6 +44,7 @@ pub mod drivers;
 mod error;
 pub mod events;
 pub mod fingerprint;
+pub mod health;
 pub mod logs;
 pub mod restarts;
 pub mod server;
