@@ -29,7 +29,10 @@ fn bench(c: &mut Criterion) {
     };
     let json = serde_json::to_string(&serde_json::json!({ "Job": job })).unwrap_or_default();
     // JSON jobs take no variables: they are already evaluated.
-    let json_opts = ParseOptions { vars: Vec::new(), ..opts.clone() };
+    let json_opts = ParseOptions {
+        vars: Vec::new(),
+        ..opts.clone()
+    };
 
     let mut g = c.benchmark_group(format!("jobspec_{lines}_lines"));
     g.throughput(Throughput::Elements(1));
@@ -51,7 +54,9 @@ fn bench(c: &mut Criterion) {
     });
     let bare = serde_json::to_string(&job).unwrap_or_default();
     g.bench_function("json_lenient_read_only", |b| {
-        b.iter(|| black_box(nomad_types::json::from_str::<nomad_types::Job>(black_box(&bare)).is_ok()))
+        b.iter(|| {
+            black_box(nomad_types::json::from_str::<nomad_types::Job>(black_box(&bare)).is_ok())
+        })
     });
     g.bench_function("json_strict_serde_read_only", |b| {
         b.iter(|| black_box(serde_json::from_str::<nomad_types::Job>(black_box(&bare)).is_ok()))

@@ -151,7 +151,12 @@ pub fn parse_json(src: &str, opts: &ParseOptions) -> Result<(Job, SourceMap), Pa
     // job through the lenient reader, once.
     let value: serde_json::Value = serde_json::from_str(src).map_err(|e| ParseError::Json {
         file: opts.filename.clone(),
-        source: JsonError { path: String::new(), message: e.to_string(), line: e.line(), column: e.column() },
+        source: JsonError {
+            path: String::new(),
+            message: e.to_string(),
+            line: e.line(),
+            column: e.column(),
+        },
     })?;
     let inner = match &value {
         serde_json::Value::Object(map) => map

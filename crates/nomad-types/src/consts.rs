@@ -367,8 +367,24 @@ pub mod operand {
     pub const COMPARISONS: [&str; 9] = [EQUAL, EQUAL2, IS, NOT_EQUAL, NOT, LT, LTE, GT, GTE];
     /// Every operator a constraint may use, in the order messages list them.
     pub const ALL: [&str; 19] = [
-        EQUAL, EQUAL2, IS, NOT_EQUAL, NOT, LT, LTE, GT, GTE, REGEX, SET_CONTAINS,
-        SET_CONTAINS_ALL, SET_CONTAINS_ANY, VERSION, SEMVER, IS_SET, IS_NOT_SET, DISTINCT_HOSTS,
+        EQUAL,
+        EQUAL2,
+        IS,
+        NOT_EQUAL,
+        NOT,
+        LT,
+        LTE,
+        GT,
+        GTE,
+        REGEX,
+        SET_CONTAINS,
+        SET_CONTAINS_ALL,
+        SET_CONTAINS_ANY,
+        VERSION,
+        SEMVER,
+        IS_SET,
+        IS_NOT_SET,
+        DISTINCT_HOSTS,
         DISTINCT_PROPERTY,
     ];
 }

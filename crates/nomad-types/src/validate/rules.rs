@@ -96,7 +96,10 @@ fn operand_rules(path: &str, op: &str, r_target: &str, affinity: bool, e: &mut E
                 .unwrap_or_default();
             e.add(
                 format!("{path}.Operand"),
-                format!("unknown {what} {other:?}; {close}valid operators: {}", operand::ALL.join(", ")),
+                format!(
+                    "unknown {what} {other:?}; {close}valid operators: {}",
+                    operand::ALL.join(", ")
+                ),
             );
         }
     }
