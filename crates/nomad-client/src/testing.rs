@@ -351,7 +351,7 @@ pub fn alloc(job: Job, node_id: &str) -> Allocation {
         node_id: node_id.to_string(),
         job_id: job.id().to_string(),
         task_group: group,
-        allocated_resources: Some(res),
+        allocated_resources: Some(res.into()),
         desired_status: alloc_desired_status::RUN.into(),
         client_status: "pending".into(),
         job: Some(Arc::new(job)),

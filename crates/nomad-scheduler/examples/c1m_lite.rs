@@ -3,6 +3,9 @@
 //! throughput and resident memory so the full run can be extrapolated.
 //!
 //! `cargo run --release -p nomad-scheduler --example c1m_lite -- 50`
+//!
+//! The full benchmarks (the simulator's store and plan applier, C1M, peak
+//! memory) are `cargo run --release -p nomad-benches --bin scheduler-harness`.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};

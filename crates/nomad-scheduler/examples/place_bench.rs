@@ -2,6 +2,9 @@
 //! job onto 5,000 nodes, processed a few times with fresh seeds.
 //!
 //! `cargo run --release -p nomad-scheduler --example place_bench`
+//!
+//! The full benchmarks (the simulator's store and plan applier, C1M, peak
+//! memory) are `cargo run --release -p nomad-benches --bin scheduler-harness`.
 
 use std::time::Instant;
 

@@ -20,7 +20,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use nomad_types::{Allocation, Evaluation, Job, Node, SchedulerConfiguration};
+use nomad_types::alloc::VecMap;
+use nomad_types::{AllocatedResources, Allocation, Evaluation, Job, Node, SchedulerConfiguration};
 
 use crate::constraint::ConstraintCache;
 use crate::feasible::{Eligibility, GroupSpec, JobSpec};
@@ -52,8 +53,8 @@ struct Contrib {
 /// How the plan has changed one allocation.
 #[derive(Clone, Debug)]
 struct Overlay {
+    /// The node's slot (`None`: the node is not in the state).
     slot: Option<u32>,
-    node_id: String,
     base: Option<Contrib>,
     stopped: u32,
     preempted: bool,
@@ -102,9 +103,22 @@ pub(crate) struct SlotCache {
     base: Option<NodeUsage>,
     delta: Res,
     delta_count: i64,
+    /// This job's allocations on the node, plan included.
+    job: JobOnNode,
+    /// What the node offers, read once.
+    limits: Option<Limits>,
     pub class: Option<u32>,
     pub node_class: Option<u32>,
     pub ports: Option<Result<NodePorts, String>>,
+}
+
+/// What a node offers: capacity, what it keeps for itself, its
+/// `node_max_allocs` (0: no limit).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Limits {
+    pub capacity: Res,
+    pub reserved: Res,
+    pub max_allocs: i64,
 }
 
 /// Which kind of scheduler drives the context.
@@ -134,7 +148,15 @@ pub(crate) struct Ctx<'s, S: State + ?Sized> {
     pub plan: Plan,
     pub table: NodeTable,
     pub ring: Ring,
-    pub by_dc: BTreeMap<String, i64>,
+    /// Ready nodes per datacenter: one map every placement metric of the
+    /// evaluation shares.
+    pub by_dc: VecMap<String, i64>,
+    /// The job's node pool, shared by every placement metric.
+    pub pool: Arc<str>,
+    /// Per group: the resources every placement gets when they do not
+    /// depend on the node (no network, devices or reserved cores), built
+    /// once and shared.
+    pub shared_resources: Vec<Option<Arc<AllocatedResources>>>,
     pub config: SchedulerConfiguration,
     pub algorithm: SchedulerAlgorithm,
     pub labels: Interner,
@@ -142,7 +164,6 @@ pub(crate) struct Ctx<'s, S: State + ?Sized> {
     pub elig: Eligibility,
     pub slots: Vec<SlotCache>,
     overlay: FxHashMap<String, Overlay>,
-    job_counts: FxHashMap<Box<str>, JobOnNode>,
     pub job_props: Vec<(PropertySet, u64)>,
     pub group_props: BTreeMap<String, Vec<(PropertySet, u64)>>,
     pub spread_sets: BTreeMap<String, Vec<SpreadSet>>,
@@ -198,6 +219,8 @@ impl<'s, S: State + ?Sized> Ctx<'s, S> {
         let label_ids = Labels::new(&mut labels);
         let table = NodeTable::new(ring);
         let slots = (0..table.len()).map(|_| SlotCache::default()).collect();
+        let pool: Arc<str> = Arc::from(job.as_deref().map_or("", crate::nodes::job_pool));
+        let shared_resources = vec![None; groups.len()];
         let plan = Plan::new(eval, job.clone(), state.latest_index());
         let mut ctx = Ctx {
             state,
@@ -210,7 +233,9 @@ impl<'s, S: State + ?Sized> Ctx<'s, S> {
             plan,
             table,
             ring: Ring::default(),
-            by_dc,
+            by_dc: by_dc.into(),
+            pool,
+            shared_resources,
             config,
             algorithm,
             labels,
@@ -218,7 +243,6 @@ impl<'s, S: State + ?Sized> Ctx<'s, S> {
             elig,
             slots,
             overlay: FxHashMap::default(),
-            job_counts: FxHashMap::default(),
             job_props: Vec::new(),
             group_props: BTreeMap::new(),
             spread_sets: BTreeMap::new(),
@@ -254,22 +278,16 @@ impl<'s, S: State + ?Sized> Ctx<'s, S> {
         let allocs = self
             .state
             .allocs_by_job(&self.eval.namespace, &self.eval.job_id);
-        let mut counts: FxHashMap<Box<str>, JobOnNode> = FxHashMap::default();
         for alloc in allocs.iter() {
             if alloc.client_terminal_status() {
                 continue;
             }
             let group = self.group_key(&alloc.task_group);
-            match counts.get_mut(alloc.node_id.as_str()) {
-                Some(c) => c.add(group, 1),
-                None => {
-                    let mut c = JobOnNode::default();
-                    c.add(group, 1);
-                    counts.insert(alloc.node_id.as_str().into(), c);
-                }
+            // Nodes the state no longer has can never be candidates.
+            if let Some(slot) = self.slot_for_node_id(&alloc.node_id) {
+                self.slots[slot as usize].job.add(group, 1);
             }
         }
-        self.job_counts = counts;
         if let Some(spec) = &self.spec {
             let props: Vec<_> = spec
                 .distinct_properties
@@ -316,10 +334,10 @@ impl<'s, S: State + ?Sized> Ctx<'s, S> {
     }
 
     /// This job's allocations on a node: (all groups, group `group`).
-    pub(crate) fn job_on_node(&self, node_id: &str, group: u32) -> (i64, i64) {
-        self.job_counts
-            .get(node_id)
-            .map_or((0, 0), |c| (c.total, c.group(group)))
+    pub(crate) fn job_on_node(&self, slot: u32, group: u32) -> (i64, i64) {
+        self.slots
+            .get(slot as usize)
+            .map_or((0, 0), |c| (c.job.total, c.job.group(group)))
     }
 
     /// Resources used on a node and the number of allocations there.
@@ -337,6 +355,22 @@ impl<'s, S: State + ?Sized> Ctx<'s, S> {
             base.used.plus(cache.delta),
             i64::from(base.allocs) + cache.delta_count,
         )
+    }
+
+    /// What a node offers (read from the node once per evaluation, so
+    /// that checking a node again does not touch it).
+    pub(crate) fn limits(&mut self, slot: u32) -> Limits {
+        if let Some(l) = self.slots[slot as usize].limits {
+            return l;
+        }
+        let node = &self.table.nodes[slot as usize];
+        let l = Limits {
+            capacity: crate::resources::node_capacity(node),
+            reserved: crate::resources::node_reserved(node),
+            max_allocs: node.node_max_allocs,
+        };
+        self.slots[slot as usize].limits = Some(l);
+        l
     }
 
     /// The interned computed class of a node.
@@ -399,45 +433,59 @@ impl<'s, S: State + ?Sized> Ctx<'s, S> {
         }
     }
 
-    fn overlay_entry(&mut self, alloc: &Allocation, existing: Option<&Allocation>) -> &mut Overlay {
-        let fresh = if self.overlay.contains_key(alloc.id.as_str()) {
-            None
-        } else {
-            Some(Overlay {
-                slot: self.slot_for_node_id(&alloc.node_id),
-                node_id: alloc.node_id.clone(),
-                base: existing
-                    .filter(|e| !e.client_terminal_status())
-                    .map(|e| self.contrib(e)),
-                stopped: 0,
-                preempted: false,
-                placed: None,
-            })
+    /// Changes the plan's record of `alloc` with `change`, then applies the
+    /// change of its effective contribution. `slot` is the node's slot when
+    /// the caller knows it.
+    fn change(
+        &mut self,
+        alloc: &Allocation,
+        existing: Option<&Allocation>,
+        slot: Option<u32>,
+        added: Option<&Allocation>,
+        change: impl FnOnce(&mut Overlay),
+    ) {
+        let (slot, before, after) = match self.overlay.get_mut(alloc.id.as_str()) {
+            Some(entry) => {
+                let before = entry.effective();
+                change(entry);
+                (entry.slot, before, entry.effective())
+            }
+            None => {
+                let slot = match slot {
+                    Some(s) => Some(s),
+                    None => self.slot_for_node_id(&alloc.node_id),
+                };
+                let mut entry = Overlay {
+                    slot,
+                    base: existing
+                        .filter(|e| !e.client_terminal_status())
+                        .map(|e| self.contrib(e)),
+                    stopped: 0,
+                    preempted: false,
+                    placed: None,
+                };
+                let before = entry.effective();
+                change(&mut entry);
+                let after = entry.effective();
+                self.overlay.insert(alloc.id.clone(), entry);
+                (slot, before, after)
+            }
         };
-        let entry = self.overlay.entry(alloc.id.clone());
-        match fresh {
-            Some(o) => entry.or_insert(o),
-            None => entry.or_insert_with(|| Overlay {
-                slot: None,
-                node_id: alloc.node_id.clone(),
-                base: None,
-                stopped: 0,
-                preempted: false,
-                placed: None,
-            }),
-        }
+        self.apply(slot, before, after, added);
     }
 
-    /// Applies the change of an allocation's effective contribution.
-    fn apply(&mut self, id: &str, before: Option<Contrib>, added: Option<&Allocation>) {
-        let Some(entry) = self.overlay.get(id) else {
-            return;
-        };
-        let after = entry.effective();
+    /// Applies the change of an allocation's effective contribution on the
+    /// node at `slot`.
+    fn apply(
+        &mut self,
+        slot: Option<u32>,
+        before: Option<Contrib>,
+        after: Option<Contrib>,
+        added: Option<&Allocation>,
+    ) {
         if before == after {
             return;
         }
-        let (slot, node_id) = (entry.slot, entry.node_id.clone());
         if let Some(slot) = slot {
             let cache = &mut self.slots[slot as usize];
             if let Some(b) = before {
@@ -454,22 +502,24 @@ impl<'s, S: State + ?Sized> Ctx<'s, S> {
                 }
                 (ports, _) => *ports = None,
             }
-        }
-        for (c, sign) in [(before, -1i64), (after, 1i64)] {
-            if let Some(c) = c.filter(|c| c.same_job) {
-                match self.job_counts.get_mut(node_id.as_str()) {
-                    Some(counts) => counts.add(c.group, sign),
-                    None => {
-                        let mut counts = JobOnNode::default();
-                        counts.add(c.group, sign);
-                        self.job_counts.insert(node_id.as_str().into(), counts);
-                    }
+            for (c, sign) in [(before, -1i64), (after, 1i64)] {
+                if let Some(c) = c.filter(|c| c.same_job) {
+                    cache.job.add(c.group, sign);
                 }
             }
         }
     }
 
+    fn has_sets(&self) -> bool {
+        !self.job_props.is_empty()
+            || self.group_props.values().any(|s| !s.is_empty())
+            || self.spread_sets.values().any(|s| !s.is_empty())
+    }
+
     fn node_for_sets(&self, node_id: &str) -> Option<Arc<Node>> {
+        if !self.has_sets() {
+            return None;
+        }
         match self.table.slot(node_id) {
             Some(slot) => Some(self.table.node(slot).clone()),
             None => self.state.node_by_id(node_id),
@@ -507,10 +557,7 @@ impl<'s, S: State + ?Sized> Ctx<'s, S> {
             followup_eval_id,
             self.now,
         );
-        let entry = self.overlay_entry(alloc, Some(alloc));
-        let before = entry.effective();
-        entry.stopped += 1;
-        self.apply(&alloc.id, before, None);
+        self.change(alloc, Some(alloc), None, None, |e| e.stopped += 1);
         let node = self.node_for_sets(&alloc.node_id);
         self.for_each_set(|set| set.on_stop(alloc, node.as_deref(), true));
     }
@@ -521,10 +568,10 @@ impl<'s, S: State + ?Sized> Ctx<'s, S> {
         if self.plan.pop_update(alloc).is_none() {
             return false;
         }
-        if let Some(entry) = self.overlay.get_mut(alloc.id.as_str()) {
-            let before = entry.effective();
-            entry.stopped = entry.stopped.saturating_sub(1);
-            self.apply(&alloc.id, before, None);
+        if self.overlay.contains_key(alloc.id.as_str()) {
+            self.change(alloc, None, None, None, |e| {
+                e.stopped = e.stopped.saturating_sub(1)
+            });
         }
         let node = self.node_for_sets(&alloc.node_id);
         self.for_each_set(|set| set.on_stop(alloc, node.as_deref(), false));
@@ -534,10 +581,7 @@ impl<'s, S: State + ?Sized> Ctx<'s, S> {
     /// Evicts `victim` in favour of the allocation `by`.
     pub(crate) fn preempt(&mut self, victim: &Allocation, by: &str) {
         self.plan.append_preempted_alloc(victim, by);
-        let entry = self.overlay_entry(victim, Some(victim));
-        let before = entry.effective();
-        entry.preempted = true;
-        self.apply(&victim.id, before, None);
+        self.change(victim, Some(victim), None, None, |e| e.preempted = true);
     }
 
     /// Places a new allocation, or a new version of `existing` (same ID).
@@ -546,12 +590,19 @@ impl<'s, S: State + ?Sized> Ctx<'s, S> {
         alloc: Allocation,
         existing: Option<&Allocation>,
     ) -> Arc<Allocation> {
+        self.place_on(alloc, existing, None)
+    }
+
+    /// [`Ctx::place`] on a node whose slot the caller knows.
+    pub(crate) fn place_on(
+        &mut self,
+        alloc: Allocation,
+        existing: Option<&Allocation>,
+        slot: Option<u32>,
+    ) -> Arc<Allocation> {
         let alloc = Arc::new(alloc);
         let contrib = (!alloc.client_terminal_status()).then(|| self.contrib(&alloc));
-        let entry = self.overlay_entry(&alloc, existing);
-        let before = entry.effective();
-        entry.placed = contrib;
-        self.apply(&alloc.id, before, Some(&alloc));
+        self.change(&alloc, existing, slot, Some(&alloc), |e| e.placed = contrib);
         let node = self.node_for_sets(&alloc.node_id);
         self.for_each_set(|set| set.on_place(&alloc, node.as_deref()));
         self.plan.append_alloc(alloc.clone());

@@ -66,7 +66,10 @@ fn first_failure<S: State + ?Sized>(
     if !ctx.kind.is_system() {
         let job_distinct = ctx.spec.as_ref().is_some_and(|s| s.distinct_hosts);
         if job_distinct || g.distinct_hosts {
-            let (total, same) = ctx.job_on_node(&node.id, group_key);
+            let (total, same) = ctx
+                .table
+                .slot(&node.id)
+                .map_or((0, 0), |slot| ctx.job_on_node(slot, group_key));
             if (job_distinct && total > 0) || same > 0 {
                 return Some(Why::DistinctHosts);
             }

@@ -124,6 +124,7 @@ pub(crate) fn inplace_decision<S: State + ?Sized>(
     let mut resources = ctx.allocated_resources(g, &option);
     // Networks, devices and cores stay as they were.
     if let Some(old) = &existing.allocated_resources {
+        let resources = Arc::make_mut(&mut resources);
         for (name, task) in resources.tasks.iter_mut() {
             if let Some(prev) = old.tasks.get(name) {
                 task.networks = prev.networks.clone();
@@ -412,12 +413,12 @@ fn place_one<S: State>(
         opts.preempt = true;
         option = ctx.select(g, &opts, Source::Ring);
     }
-    let mut metric = ctx
-        .metrics
-        .to_alloc_metric(&ctx.labels, &ctx.classes, &ctx.table);
+    let mut metric =
+        ctx.metrics
+            .to_alloc_metric(&ctx.labels, &ctx.classes, &mut ctx.table, ctx.state);
     metric.nodes_available = ctx.by_dc.clone();
     metric.nodes_in_pool = ctx.table.ring_len as i64;
-    metric.node_pool = job_pool(&job).to_string();
+    metric.node_pool = ctx.pool.clone();
 
     let Some(option) = option else {
         exhaust_resources(&mut metric, tg);
@@ -478,7 +479,7 @@ fn place_one<S: State>(
     }
     alloc.metrics = Some(metric);
     ctx.created.insert(alloc.id.clone());
-    ctx.place(alloc, None);
+    ctx.place_on(alloc, None, Some(option.slot));
 }
 
 /// The node a replacement should try first: the previous allocation's,

@@ -34,7 +34,14 @@
 //! class per evaluation, each node's usage is the store's running total plus
 //! a delta the plan maintains incrementally ([`State::node_usage`]),
 //! metrics are counted by interned ID, and the per-candidate path does not
-//! allocate.
+//! allocate. What each placement leaves behind is small and shared where
+//! Nomad's values are equal: the placements of a group whose resources do
+//! not depend on the node share one `AllocatedResources`, placement metrics
+//! share the evaluation's per-datacenter counts and pool name and name their
+//! score rows with the store's own node-ID strings
+//! ([`State::shared_node_id`]). A store that keeps its schedulable nodes
+//! ([`State::schedulable_nodes`]) spares every evaluation a pass over the
+//! cluster. Figures: `docs/benchmarks.md` (Scheduler).
 //!
 //! # Modules
 //!

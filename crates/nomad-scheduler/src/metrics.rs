@@ -5,8 +5,7 @@
 //! five best-scoring nodes are kept in a small array with their per-scorer
 //! values. Scorer names and reason strings are Nomad's.
 
-use std::collections::BTreeMap;
-
+use nomad_types::alloc::{ScoreMap, VecMap, SCORERS};
 use nomad_types::{AllocMetric, NodeScoreMeta};
 
 use crate::nodes::NodeTable;
@@ -29,6 +28,7 @@ pub(crate) enum Scorer {
     Preemption,
 }
 
+#[cfg(test)]
 const SCORER_NAMES: [&str; 7] = [
     "binpack",
     "devices",
@@ -38,6 +38,23 @@ const SCORER_NAMES: [&str; 7] = [
     "allocation-spread",
     "preemption",
 ];
+
+/// Where each of [`SCORER_NAMES`] sits in Nomad's alphabetical
+/// [`SCORERS`].
+const SCORER_SLOT: [usize; 7] = [1, 2, 3, 5, 4, 0, 6];
+
+/// A score row as Nomad's per-scorer map.
+fn score_map(row: &ScoreRow) -> ScoreMap {
+    let mut present = 0u8;
+    let mut values = [0.0; SCORERS.len()];
+    for (i, &slot) in SCORER_SLOT.iter().enumerate() {
+        if row.present & (1 << i) != 0 {
+            present |= 1 << slot;
+            values[slot] = row.values[i];
+        }
+    }
+    ScoreMap::from_scorers(present, &values)
+}
 
 /// Per-scorer values of one node.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -178,13 +195,14 @@ impl SelectMetrics {
     }
 
     /// Nomad's metric for this selection.
-    pub(crate) fn to_alloc_metric(
+    pub(crate) fn to_alloc_metric<S: crate::State + ?Sized>(
         &self,
         labels: &Interner,
         classes: &Interner,
-        table: &NodeTable,
+        table: &mut NodeTable,
+        state: &S,
     ) -> AllocMetric {
-        let named = |list: &[(u32, u32)], names: &Interner| -> BTreeMap<String, i64> {
+        let named = |list: &[(u32, u32)], names: &Interner| -> VecMap<String, i64> {
             list.iter()
                 .map(|(id, n)| (names.name(*id).to_string(), i64::from(*n)))
                 .collect()
@@ -201,11 +219,8 @@ impl SelectMetrics {
                 .top
                 .iter()
                 .map(|row| NodeScoreMeta {
-                    node_id: table.node(row.slot).id.clone(),
-                    scores: (0..SCORER_NAMES.len())
-                        .filter(|i| row.present & (1 << i) != 0)
-                        .map(|i| (SCORER_NAMES[i].to_string(), row.values[i]))
-                        .collect(),
+                    node_id: table.id_ref(row.slot, state),
+                    scores: score_map(row),
                     norm_score: row.norm,
                 })
                 .collect(),
@@ -228,10 +243,7 @@ pub(crate) fn exhaust_resources(metric: &mut AllocMetric, tg: &nomad_types::Task
         > 0;
     let cpu = metric.dimension_exhausted.get("cpu").copied().unwrap_or(0) > 0;
     for task in &tg.tasks {
-        let entry = metric
-            .resources_exhausted
-            .entry(task.name.clone())
-            .or_default();
+        let entry = metric.resources_exhausted.get_or_default(task.name.clone());
         let ask = task.resources.as_ref();
         if memory {
             let add = ask.and_then(|r| r.memory_mb).unwrap_or(0);
@@ -250,10 +262,10 @@ pub(crate) fn merge_filtered(acc: &mut AllocMetric, curr: &AllocMetric) {
     acc.nodes_evaluated += curr.nodes_evaluated;
     acc.nodes_filtered += curr.nodes_filtered;
     for (k, v) in &curr.class_filtered {
-        *acc.class_filtered.entry(k.clone()).or_default() += v;
+        *acc.class_filtered.get_or_default(k.clone()) += v;
     }
     for (k, v) in &curr.constraint_filtered {
-        *acc.constraint_filtered.entry(k.clone()).or_default() += v;
+        *acc.constraint_filtered.get_or_default(k.clone()) += v;
     }
     acc.allocation_time = nomad_types::Nanos(acc.allocation_time.0 + curr.allocation_time.0);
 }
@@ -280,6 +292,13 @@ mod tests {
         }
         let order: Vec<u32> = m.top.iter().map(|r| r.slot).collect();
         assert_eq!(order, vec![3, 1, 5, 2, 4]);
+    }
+
+    #[test]
+    fn scorer_slots_name_the_same_scorers() {
+        for (i, &slot) in SCORER_SLOT.iter().enumerate() {
+            assert_eq!(SCORER_NAMES[i], SCORERS[slot]);
+        }
     }
 
     #[test]

@@ -69,15 +69,15 @@ pub(crate) fn ready_nodes<S: State + ?Sized>(
     job: &Job,
 ) -> (Vec<Arc<Node>>, BTreeMap<String, i64>) {
     let pool = job_pool(job);
-    let all = if pool == job_defaults::NODE_POOL_ALL {
-        state.nodes()
-    } else {
-        state.nodes_by_pool(pool)
+    let (all, filtered) = match state.schedulable_nodes(pool) {
+        Some(nodes) => (nodes, true),
+        None if pool == job_defaults::NODE_POOL_ALL => (state.nodes(), false),
+        None => (state.nodes_by_pool(pool), false),
     };
     let mut out = Vec::with_capacity(all.len());
     let mut by_dc: BTreeMap<String, i64> = BTreeMap::new();
     for node in all.iter() {
-        if !is_ready(node) || !in_any_dc(node, &job.datacenters) {
+        if (!filtered && !is_ready(node)) || !in_any_dc(node, &job.datacenters) {
             continue;
         }
         match by_dc.get_mut(node.datacenter.as_str()) {
@@ -99,26 +99,100 @@ pub(crate) fn ready_nodes<S: State + ?Sized>(
 pub(crate) struct NodeTable {
     pub nodes: Vec<Arc<Node>>,
     pub ring_len: usize,
-    ids: FxHashMap<Box<str>, u32>,
+    /// Slot by node ID, built on the first lookup by ID (an evaluation
+    /// that only places new allocations never needs it).
+    ids: std::cell::OnceCell<SlotIndex>,
+    /// Node IDs as shared strings, fetched from the state on first use
+    /// by a placement metric's score rows.
+    id_refs: Vec<Option<Arc<str>>>,
+}
+
+/// Slot by a hash of the node ID (checked against the node on lookup), so
+/// the index allocates nothing per node; the rare IDs whose hash another
+/// node's ID already took are kept whole.
+#[derive(Debug, Default)]
+struct SlotIndex {
+    by_hash: FxHashMap<u64, u32>,
+    collisions: FxHashMap<Box<str>, u32>,
+}
+
+fn id_hash(id: &str) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault};
+    BuildHasherDefault::<crate::util::FxHasher>::default().hash_one(id)
+}
+
+impl SlotIndex {
+    fn build(nodes: &[Arc<Node>]) -> SlotIndex {
+        let mut index = SlotIndex::default();
+        index.by_hash.reserve(nodes.len());
+        for slot in 0..nodes.len() {
+            index.add(nodes, slot as u32);
+        }
+        index
+    }
+
+    /// Indexes the node at `slot` (the first of equal IDs keeps its slot).
+    fn add(&mut self, nodes: &[Arc<Node>], slot: u32) {
+        let id = nodes[slot as usize].id.as_str();
+        let h = id_hash(id);
+        match self.by_hash.get(&h) {
+            None => {
+                self.by_hash.insert(h, slot);
+            }
+            Some(&other) => {
+                if nodes[other as usize].id != id && !self.collisions.contains_key(id) {
+                    self.collisions.insert(id.into(), slot);
+                }
+            }
+        }
+    }
+
+    fn get(&self, nodes: &[Arc<Node>], id: &str) -> Option<u32> {
+        if let Some(&slot) = self.by_hash.get(&id_hash(id)) {
+            if nodes.get(slot as usize).is_some_and(|n| n.id == id) {
+                return Some(slot);
+            }
+        }
+        if self.collisions.is_empty() {
+            return None;
+        }
+        self.collisions.get(id).copied()
+    }
 }
 
 impl NodeTable {
     pub(crate) fn new(ring: Vec<Arc<Node>>) -> Self {
-        let mut ids = FxHashMap::default();
-        ids.reserve(ring.len());
-        for (slot, node) in ring.iter().enumerate() {
-            ids.entry(node.id.as_str().into()).or_insert(slot as u32);
-        }
         NodeTable {
             ring_len: ring.len(),
             nodes: ring,
-            ids,
+            ids: std::cell::OnceCell::new(),
+            id_refs: Vec::new(),
         }
+    }
+
+    /// The node ID of a slot as a shared string (the state's, when it
+    /// interns them).
+    pub(crate) fn id_ref<S: crate::State + ?Sized>(&mut self, slot: u32, state: &S) -> Arc<str> {
+        let at = slot as usize;
+        if self.id_refs.len() <= at {
+            self.id_refs.resize(self.nodes.len().max(at + 1), None);
+        }
+        if let Some(id) = &self.id_refs[at] {
+            return id.clone();
+        }
+        let id = match self.nodes.get(at) {
+            Some(node) => state.shared_node_id(node),
+            None => Arc::from(""),
+        };
+        self.id_refs[at] = Some(id.clone());
+        id
     }
 
     /// The slot of a node ID already in the table.
     pub(crate) fn slot(&self, id: &str) -> Option<u32> {
-        self.ids.get(id).copied()
+        self.ids
+            .get_or_init(|| SlotIndex::build(&self.nodes))
+            .get(&self.nodes, id)
     }
 
     /// The slot of `node`, adding it (outside the ring) if needed.
@@ -128,7 +202,9 @@ impl NodeTable {
         }
         let slot = self.nodes.len() as u32;
         self.nodes.push(node.clone());
-        self.ids.insert(node.id.as_str().into(), slot);
+        if let Some(index) = self.ids.get_mut() {
+            index.add(&self.nodes, slot);
+        }
         slot
     }
 

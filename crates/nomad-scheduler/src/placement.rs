@@ -2,6 +2,7 @@
 //! network, reschedule tracking.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use nomad_reconcile::allocs::{last_event_time, reschedule_policy};
 use nomad_reconcile::reschedule::{
@@ -27,8 +28,33 @@ pub(crate) const LAST_RESCHEDULE_FAILED_TO_PLACE: &str = "no placement";
 pub(crate) const MAX_PAST_RESCHEDULE_EVENTS: usize = 5;
 
 impl<S: State + ?Sized> Ctx<'_, S> {
-    /// The resources group `g` gets on the candidate's node.
-    pub(crate) fn allocated_resources(&self, g: usize, cand: &Candidate) -> AllocatedResources {
+    /// The resources group `g` gets on the candidate's node. When they do
+    /// not depend on the node (no network, reserved cores or devices), every
+    /// placement of the group in this evaluation shares one copy.
+    pub(crate) fn allocated_resources(
+        &mut self,
+        g: usize,
+        cand: &Candidate,
+    ) -> Arc<AllocatedResources> {
+        let node_independent = self.groups[g].network.is_none()
+            && cand.ports.is_empty()
+            && cand.cores.is_empty()
+            && cand.devices.is_empty();
+        if node_independent {
+            if let Some(Some(shared)) = self.shared_resources.get(g) {
+                return shared.clone();
+            }
+        }
+        let built = Arc::new(self.build_allocated_resources(g, cand));
+        if node_independent {
+            if let Some(slot) = self.shared_resources.get_mut(g) {
+                *slot = Some(built.clone());
+            }
+        }
+        built
+    }
+
+    fn build_allocated_resources(&self, g: usize, cand: &Candidate) -> AllocatedResources {
         let group = &self.groups[g];
         let node = self.table.node(cand.slot);
         let per_core = mhz_per_core(node);

@@ -146,10 +146,13 @@ impl Plan {
 
     /// Records a new or updated allocation on its node.
     pub fn append_alloc(&mut self, alloc: Arc<Allocation>) {
-        self.node_allocation
-            .entry(alloc.node_id.clone())
-            .or_default()
-            .push(alloc);
+        match self.node_allocation.get_mut(alloc.node_id.as_str()) {
+            Some(list) => list.push(alloc),
+            None => {
+                self.node_allocation
+                    .insert(alloc.node_id.clone(), vec![alloc]);
+            }
+        }
     }
 
     /// Whether the plan already stops `alloc_id` on `node_id`.

@@ -12,7 +12,7 @@ use crate::context::Ctx;
 use crate::feasible::NetworkAsk;
 use crate::metrics::{ScoreRow, Scorer};
 use crate::ports::{PortAsk, PortRequest};
-use crate::resources::{alloc_cores, mhz_per_core, node_capacity, node_reserved, usable_cores};
+use crate::resources::{alloc_cores, mhz_per_core, usable_cores};
 use crate::score::{fit_score, ScoreSheet};
 use crate::select::{Candidate, Parts};
 use crate::state::State;
@@ -72,9 +72,26 @@ pub(crate) fn literal_port_requests(net: &NetworkAsk) -> Option<PortRequests<'_>
 }
 
 impl<S: State + ?Sized> Ctx<'_, S> {
-    fn exhaust(&mut self, nclass: u32, reason: &str) {
-        let id = self.labels.intern(reason);
+    /// Counts `slot` as exhausted in `reason` (its node class looked up
+    /// only now: most candidates fit).
+    fn exhaust(&mut self, slot: u32, reason: &str) {
+        let nclass = self.node_class_of(slot);
+        let id = match self.label_ids.dimension(reason) {
+            Some(id) => id,
+            None => self.labels.intern(reason),
+        };
         self.metrics.exhaust(nclass, id);
+    }
+
+    /// Counts `slot` as short of `dim`, noting how much it had `free`.
+    fn exhausted(&mut self, slot: u32, dim: &str, free: crate::resources::Res) {
+        self.exhaust(slot, dim);
+        match dim {
+            "cpu" => self.metrics.note_free(0, slot, free.cpu),
+            "memory" => self.metrics.note_free(1, slot, free.memory_mb),
+            "disk" => self.metrics.note_free(2, slot, free.disk_mb),
+            _ => {}
+        }
     }
 
     /// Ranks `slot` for group `g`; false (with the reason counted) when it
@@ -89,13 +106,30 @@ impl<S: State + ?Sized> Ctx<'_, S> {
         sheet: &mut ScoreSheet,
     ) -> bool {
         let (g, pre) = (p.group, p.ports.as_ref());
-        let node = self.table.node(slot).clone();
-        let nclass = self.node_class_of(slot);
         let (used, count) = self.usage(slot);
+        let limits = self.limits(slot);
+        let available = limits.capacity.minus(limits.reserved);
+        let simple = g.network.as_ref().is_none_or(|n| !n.has_ports())
+            && g.devices.is_empty()
+            && g.ask.cores == 0;
+        if simple && !evict {
+            // Nothing but CPU, memory and disk to check: a full node is
+            // turned away without being read.
+            let short = if limits.max_allocs != 0 && limits.max_allocs < count + 1 {
+                Some("max allocation exceeded")
+            } else {
+                available.first_short(used.plus(g.ask.total))
+            };
+            if let Some(dim) = short {
+                self.exhausted(slot, dim, available.minus(used));
+                return false;
+            }
+        }
+        let node = self.table.node(slot).clone();
 
         if let Some(net) = g.network.as_ref().filter(|n| n.has_ports()) {
             if let Err(reason) = self.ports(slot) {
-                self.exhaust(nclass, &reason);
+                self.exhaust(slot, &reason);
                 return false;
             }
             // Templated host networks resolve per node; literal ones were
@@ -132,7 +166,7 @@ impl<S: State + ?Sized> Ctx<'_, S> {
             };
             if let Err(e) = assigned {
                 // Evicting for ports is not supported: the node is full.
-                self.exhaust(nclass, &format!("network: {e}"));
+                self.exhaust(slot, &format!("network: {e}"));
                 return false;
             }
         }
@@ -147,7 +181,7 @@ impl<S: State + ?Sized> Ctx<'_, S> {
                     device_score = score;
                 }
                 Err(e) => {
-                    self.exhaust(nclass, &format!("devices: {e}"));
+                    self.exhaust(slot, &format!("devices: {e}"));
                     return false;
                 }
             }
@@ -162,7 +196,7 @@ impl<S: State + ?Sized> Ctx<'_, S> {
                 }
             }
             if free.len() < g.ask.cores as usize {
-                self.exhaust(nclass, "cores");
+                self.exhaust(slot, "cores");
                 return false;
             }
             let mut next = free.into_iter();
@@ -180,10 +214,8 @@ impl<S: State + ?Sized> Ctx<'_, S> {
             g.ask.total
         };
         let util = used.plus(ask);
-        let capacity = node_capacity(&node);
-        let reserved = node_reserved(&node);
-        let available = capacity.minus(reserved);
-        let short = if node.node_max_allocs != 0 && node.node_max_allocs < count + 1 {
+        let (capacity, reserved) = (limits.capacity, limits.reserved);
+        let short = if limits.max_allocs != 0 && limits.max_allocs < count + 1 {
             Some("max allocation exceeded")
         } else {
             available.first_short(util)
@@ -197,14 +229,7 @@ impl<S: State + ?Sized> Ctx<'_, S> {
             match victims {
                 Some(v) => cand.preempted = v,
                 None => {
-                    self.exhaust(nclass, dim);
-                    let free = available.minus(used);
-                    match dim {
-                        "cpu" => self.metrics.note_free(0, slot, free.cpu),
-                        "memory" => self.metrics.note_free(1, slot, free.memory_mb),
-                        "disk" => self.metrics.note_free(2, slot, free.disk_mb),
-                        _ => {}
-                    }
+                    self.exhausted(slot, dim, available.minus(used));
                     return false;
                 }
             }

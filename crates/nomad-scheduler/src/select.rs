@@ -35,7 +35,13 @@ pub(crate) struct Labels {
     pub missing_devices: u32,
     pub host_volumes: u32,
     pub distinct_hosts: u32,
+    /// Exhausted dimensions: `cpu`, `memory`, `disk`, `max allocation
+    /// exceeded`.
+    pub dimensions: [u32; 4],
 }
+
+/// The dimensions of [`Labels::dimensions`].
+const DIMENSIONS: [&str; 4] = ["cpu", "memory", "disk", "max allocation exceeded"];
 
 impl Labels {
     pub(crate) fn new(i: &mut crate::util::Interner) -> Labels {
@@ -45,7 +51,16 @@ impl Labels {
             missing_devices: i.intern("missing devices"),
             host_volumes: i.intern("missing compatible host volumes"),
             distinct_hosts: i.intern("distinct_hosts"),
+            dimensions: DIMENSIONS.map(|d| i.intern(d)),
         }
+    }
+
+    /// The label of an exhausted dimension, if it is one of the usual ones.
+    pub(crate) fn dimension(&self, reason: &str) -> Option<u32> {
+        DIMENSIONS
+            .iter()
+            .position(|d| *d == reason)
+            .map(|i| self.dimensions[i])
     }
 }
 
@@ -280,23 +295,61 @@ impl<S: State + ?Sized> Ctx<'_, S> {
         }
     }
 
-    fn feasible(&mut self, p: &Parts<'_>, slot: u32, alloc_name: &str) -> bool {
-        let node = self.table.node(slot).clone();
-        let class = self.class_of(slot);
+    /// The `distinct_hosts` check (counted as a filter when it fails).
+    fn distinct_hosts_ok(&mut self, p: &Parts<'_>, slot: u32) -> bool {
+        if self.kind.is_system() {
+            return true;
+        }
+        let job_distinct = self.spec.as_ref().is_some_and(|s| s.distinct_hosts);
+        if job_distinct || p.group.distinct_hosts {
+            let (total, same_group) = self.job_on_node(slot, p.group_key);
+            if (job_distinct && total > 0) || same_group > 0 {
+                self.filter_node(slot, self.label_ids.distinct_hosts);
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Counts `slot` as filtered by `reason` (its node class looked up
+    /// only now: most candidates are never filtered).
+    fn filter_node(&mut self, slot: u32, reason: u32) {
         let nclass = self.node_class_of(slot);
+        self.metrics.filter(nclass, reason);
+    }
+
+    fn feasible(&mut self, p: &Parts<'_>, slot: u32, alloc_name: &str) -> bool {
+        let class = self.class_of(slot);
         let g = p.group;
         let labels = self.label_ids;
 
+        // A class already known to be ineligible or eligible spares the
+        // node itself from being read.
         let job_status = self.elig.job_status(class);
         if job_status == Status::Ineligible {
-            self.metrics.filter(nclass, labels.class_ineligible);
+            self.filter_node(slot, labels.class_ineligible);
             return false;
         }
+        // Read the node only when a check needs it: a node of a class
+        // already known to be eligible passes without being touched.
+        let group_status = self.elig.group_status(p.group_key, class);
+        let needs_node = job_status != Status::Eligible
+            || matches!(group_status, Status::Unknown | Status::Escaped)
+            || !g.host_volumes.is_empty()
+            || !p.job_props.is_empty()
+            || !p.group_props.is_empty();
+        let Some(node) = needs_node.then(|| self.table.node(slot).clone()) else {
+            if group_status == Status::Ineligible {
+                self.filter_node(slot, labels.class_ineligible);
+                return false;
+            }
+            return self.distinct_hosts_ok(p, slot);
+        };
         if job_status != Status::Eligible {
             if let Some(spec) = &self.spec {
                 for c in &spec.constraints {
                     if !c.compiled.matches(&*node, &mut self.cache) {
-                        self.metrics.filter(nclass, c.label);
+                        self.filter_node(slot, c.label);
                         if job_status != Status::Escaped {
                             self.elig.set_job_status(class, false);
                         }
@@ -309,10 +362,9 @@ impl<S: State + ?Sized> Ctx<'_, S> {
             }
         }
 
-        let group_status = self.elig.group_status(p.group_key, class);
         match group_status {
             Status::Ineligible => {
-                self.metrics.filter(nclass, labels.class_ineligible);
+                self.filter_node(slot, labels.class_ineligible);
                 return false;
             }
             Status::Eligible => {}
@@ -334,7 +386,7 @@ impl<S: State + ?Sized> Ctx<'_, S> {
                     }
                 };
                 if let Some(reason) = failed {
-                    self.metrics.filter(nclass, reason);
+                    self.filter_node(slot, reason);
                     if group_status != Status::Escaped {
                         self.elig.set_group_status(p.group_key, class, false);
                     }
@@ -347,25 +399,18 @@ impl<S: State + ?Sized> Ctx<'_, S> {
         }
 
         if !g.host_volumes.is_empty() && !has_host_volumes(&node, &g.host_volumes, alloc_name) {
-            self.metrics.filter(nclass, labels.host_volumes);
+            self.filter_node(slot, labels.host_volumes);
             return false;
         }
 
-        if !self.kind.is_system() {
-            let job_distinct = self.spec.as_ref().is_some_and(|s| s.distinct_hosts);
-            if job_distinct || g.distinct_hosts {
-                let (total, same_group) = self.job_on_node(&node.id, p.group_key);
-                if (job_distinct && total > 0) || same_group > 0 {
-                    self.metrics.filter(nclass, labels.distinct_hosts);
-                    return false;
-                }
-            }
+        if !self.distinct_hosts_ok(p, slot) {
+            return false;
         }
 
         for (set, allowed) in p.job_props.iter().chain(p.group_props.iter()) {
             if let Err(reason) = set.satisfies(&node, *allowed) {
                 let id = self.labels.intern(&reason);
-                self.metrics.filter(nclass, id);
+                self.filter_node(slot, id);
                 return false;
             }
         }
@@ -399,32 +444,40 @@ impl<S: State + ?Sized> Ctx<'_, S> {
         row: &mut ScoreRow,
         sheet: &mut ScoreSheet,
     ) {
-        let node = self.table.node(slot).clone();
         let g = p.group;
         if !self.kind.is_system() {
-            let (_, collisions) = self.job_on_node(&node.id, p.group_key);
+            // The node itself is read only by scorers that look at it.
+            let needs_node =
+                !opts.penalty_nodes.is_empty() || !g.affinities.is_empty() || !p.spreads.is_empty();
+            let node = needs_node.then(|| self.table.node(slot).clone());
+            let (_, collisions) = self.job_on_node(slot, p.group_key);
             let count = u32::try_from(g.count.max(0)).unwrap_or(u32::MAX);
             let collisions = u32::try_from(collisions.max(0)).unwrap_or(u32::MAX);
             let penalty = job_anti_affinity_penalty(collisions, count);
             sheet.push_opt(penalty);
             row.set(Scorer::JobAntiAffinity, penalty.unwrap_or(0.0));
 
-            let penalised = opts.penalty_nodes.iter().any(|id| *id == node.id);
+            let penalised = node
+                .as_ref()
+                .is_some_and(|n| opts.penalty_nodes.iter().any(|id| *id == n.id));
             let penalty = reschedule_penalty(penalised);
             sheet.push_opt(penalty);
             row.set(Scorer::ReschedulePenalty, penalty.unwrap_or(0.0));
 
             let cache = &mut self.cache;
-            let affinity = normalized_affinity_score(
-                g.affinities
-                    .iter()
-                    .map(|a| (a.weight, a.compiled.matches(&*node, cache))),
-            );
+            let affinity = match node.as_deref() {
+                Some(n) => normalized_affinity_score(
+                    g.affinities
+                        .iter()
+                        .map(|a| (a.weight, a.compiled.matches(n, cache))),
+                ),
+                None => normalized_affinity_score(std::iter::empty()),
+            };
             sheet.push_opt(affinity);
             row.set(Scorer::NodeAffinity, affinity.unwrap_or(0.0));
 
-            if !p.spreads.is_empty() {
-                let total = self.spread_total(p.spreads, &node);
+            if let Some(node) = node.as_ref().filter(|_| !p.spreads.is_empty()) {
+                let total = self.spread_total(p.spreads, node);
                 if total != 0.0 {
                     sheet.push(total);
                     row.set(Scorer::Spread, total);

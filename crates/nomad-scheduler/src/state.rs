@@ -73,6 +73,16 @@ pub trait State {
         )
     }
 
+    /// The nodes of one pool (`all`: every pool) that take new placements
+    /// (ready, eligible, not draining: [`Node::is_schedulable`]), in the
+    /// stable order, when the store keeps that list; `None` (the default)
+    /// has the scheduler filter [`State::nodes_by_pool`] itself. Worth
+    /// keeping for large clusters: every evaluation starts from it.
+    fn schedulable_nodes(&self, pool: &str) -> Option<Cow<'_, [Arc<Node>]>> {
+        let _ = pool;
+        None
+    }
+
     /// One node.
     fn node_by_id(&self, id: &str) -> Option<Arc<Node>>;
 
@@ -84,6 +94,14 @@ pub trait State {
     /// override it, which makes scheduling onto busy clusters much cheaper.
     fn node_usage(&self, node_id: &str) -> NodeUsage {
         NodeUsage::of(self.allocs_by_node(node_id).iter())
+    }
+
+    /// A node's ID as a shared string, for the score rows of placement
+    /// metrics. A store that interns node IDs should return its copy, so
+    /// that every row naming the node shares one string; the default makes
+    /// a new one.
+    fn shared_node_id(&self, node: &Node) -> Arc<str> {
+        Arc::from(node.id.as_str())
     }
 
     /// Every allocation of a job (all versions, terminal ones included).
@@ -121,6 +139,9 @@ impl<S: State + ?Sized> State for &S {
     fn nodes_by_datacenter(&self, datacenter: &str) -> Cow<'_, [Arc<Node>]> {
         (**self).nodes_by_datacenter(datacenter)
     }
+    fn schedulable_nodes(&self, pool: &str) -> Option<Cow<'_, [Arc<Node>]>> {
+        (**self).schedulable_nodes(pool)
+    }
     fn node_by_id(&self, id: &str) -> Option<Arc<Node>> {
         (**self).node_by_id(id)
     }
@@ -129,6 +150,9 @@ impl<S: State + ?Sized> State for &S {
     }
     fn node_usage(&self, node_id: &str) -> NodeUsage {
         (**self).node_usage(node_id)
+    }
+    fn shared_node_id(&self, node: &Node) -> Arc<str> {
+        (**self).shared_node_id(node)
     }
     fn allocs_by_job(&self, namespace: &str, job_id: &str) -> Cow<'_, [Arc<Allocation>]> {
         (**self).allocs_by_job(namespace, job_id)

@@ -249,9 +249,9 @@ fn place_on_node<S: State>(
         ..SelectOptions::default()
     };
     let option = ctx.select(g, &opts, Source::Single(slot));
-    let mut metric = ctx
-        .metrics
-        .to_alloc_metric(&ctx.labels, &ctx.classes, &ctx.table);
+    let mut metric =
+        ctx.metrics
+            .to_alloc_metric(&ctx.labels, &ctx.classes, &mut ctx.table, ctx.state);
 
     let Some(option) = option else {
         if metric.nodes_filtered > 0 {
@@ -277,7 +277,7 @@ fn place_on_node<S: State>(
         }
         metric.nodes_available = ctx.by_dc.clone();
         metric.nodes_in_pool = ctx.table.ring_len as i64;
-        metric.node_pool = job_pool(&job).to_string();
+        metric.node_pool = ctx.pool.clone();
         exhaust_resources(&mut metric, tg);
         metric.explanation = explain(ctx, g, &metric);
         run.failed.insert(p.task_group.clone(), metric);
@@ -323,6 +323,6 @@ fn place_on_node<S: State>(
     }
     alloc.metrics = Some(metric);
     ctx.created.insert(alloc.id.clone());
-    ctx.place(alloc, None);
+    ctx.place_on(alloc, None, Some(option.slot));
     Ok(())
 }

@@ -98,14 +98,17 @@ fn alloc(id: String, job: &Job, idx: usize, node: &Node, eval_id: &str) -> Alloc
         node_name: node.name.clone(),
         job_id: job.id().to_string(),
         task_group: "web".into(),
-        allocated_resources: Some(AllocatedResources {
-            tasks,
-            shared: AllocatedSharedResources {
-                disk_mb: 300,
+        allocated_resources: Some(
+            AllocatedResources {
+                tasks,
+                shared: AllocatedSharedResources {
+                    disk_mb: 300,
+                    ..Default::default()
+                },
                 ..Default::default()
-            },
-            ..Default::default()
-        }),
+            }
+            .into(),
+        ),
         metrics: Some(AllocMetric {
             nodes_evaluated: 100,
             nodes_in_pool: 10_000,

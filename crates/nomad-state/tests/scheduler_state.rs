@@ -30,10 +30,13 @@ fn sized(id: &str, node: &str, cpu: i64, mem: i64) -> nomad_types::Allocation {
             ..Default::default()
         },
     );
-    a.allocated_resources = Some(AllocatedResources {
-        tasks,
-        ..Default::default()
-    });
+    a.allocated_resources = Some(
+        AllocatedResources {
+            tasks,
+            ..Default::default()
+        }
+        .into(),
+    );
     a
 }
 

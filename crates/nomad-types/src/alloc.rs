@@ -1,5 +1,18 @@
 //! Allocations (a task group placed on a node) as Nomad's HTTP API returns
 //! them, with their task states and placement metrics.
+//!
+//! A cluster holds a million of these, so the parts that are large and
+//! often identical are shared rather than copied — like the pointers of
+//! Nomad's Go structs, but without changing the JSON: the job, the legacy
+//! `Resources`, and `AllocatedResources` (identical for every placement of
+//! a group without ports, devices or reserved cores) are `Arc`s; the maps
+//! of [`AllocMetric`] are compact sorted vectors ([`VecMap`], [`ScoreMap`])
+//! that serialize as JSON objects, and score rows name their node with a
+//! shared string.
+
+mod maps;
+
+pub use maps::{ScoreMap, VecMap, SCORERS};
 
 use std::collections::BTreeMap;
 
@@ -42,14 +55,15 @@ pub struct Allocation {
     /// Group name.
     pub task_group: String,
     /// Legacy total resources.
-    pub resources: Option<Resources>,
+    pub resources: Option<Arc<Resources>>,
     /// Legacy shared resources.
-    pub shared_resources: Option<Resources>,
+    pub shared_resources: Option<Arc<Resources>>,
     /// Legacy per-task resources.
     #[serde(with = "nullable")]
     pub task_resources: BTreeMap<String, Resources>,
-    /// Resources assigned by the scheduler.
-    pub allocated_resources: Option<AllocatedResources>,
+    /// Resources assigned by the scheduler; shared by the placements of a
+    /// group that received identical ones.
+    pub allocated_resources: Option<Arc<AllocatedResources>>,
     /// Placement metrics.
     pub metrics: Option<AllocMetric>,
     /// `run`, `stop` or `evict`.
@@ -218,7 +232,7 @@ pub struct AllocationListStub {
     pub task_group: String,
     /// Assigned resources (omitted when absent).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub allocated_resources: Option<AllocatedResources>,
+    pub allocated_resources: Option<Arc<AllocatedResources>>,
     /// Desired status.
     pub desired_status: String,
     /// Desired status detail.
@@ -273,34 +287,35 @@ pub struct AllocMetric {
     pub nodes_filtered: i64,
     /// Nodes in the node pool.
     pub nodes_in_pool: i64,
-    /// Node pool.
-    pub node_pool: String,
-    /// Ready nodes per datacenter.
+    /// Node pool (shared by the placements of an evaluation).
+    pub node_pool: Arc<str>,
+    /// Ready nodes per datacenter (one map shared by the placements of an
+    /// evaluation).
     #[serde(with = "nullable")]
-    pub nodes_available: BTreeMap<String, i64>,
+    pub nodes_available: VecMap<String, i64>,
     /// Filtered nodes per class.
     #[serde(with = "nullable")]
-    pub class_filtered: BTreeMap<String, i64>,
+    pub class_filtered: VecMap<String, i64>,
     /// Filtered nodes per constraint.
     #[serde(with = "nullable")]
-    pub constraint_filtered: BTreeMap<String, i64>,
+    pub constraint_filtered: VecMap<String, i64>,
     /// Nodes without enough resources.
     pub nodes_exhausted: i64,
     /// Exhausted nodes per class.
     #[serde(with = "nullable")]
-    pub class_exhausted: BTreeMap<String, i64>,
+    pub class_exhausted: VecMap<String, i64>,
     /// Exhausted nodes per dimension (`memory`, `cpu`, …).
     #[serde(with = "nullable")]
-    pub dimension_exhausted: BTreeMap<String, i64>,
+    pub dimension_exhausted: VecMap<String, i64>,
     /// Quotas exhausted (Enterprise).
     #[serde(with = "nullable")]
     pub quota_exhausted: Vec<String>,
     /// Resources missing per task.
     #[serde(with = "nullable")]
-    pub resources_exhausted: BTreeMap<String, Resources>,
+    pub resources_exhausted: VecMap<String, Resources>,
     /// Legacy scores.
     #[serde(with = "nullable")]
-    pub scores: BTreeMap<String, f64>,
+    pub scores: VecMap<String, f64>,
     /// Scores of the top nodes.
     #[serde(with = "nullable")]
     pub score_meta_data: Vec<NodeScoreMeta>,
@@ -320,13 +335,12 @@ impl AllocMetric {
     pub fn filter_node(&mut self, class: &str, constraint: &str) {
         self.nodes_filtered += 1;
         if !class.is_empty() {
-            *self.class_filtered.entry(class.to_string()).or_default() += 1;
+            *self.class_filtered.get_or_default(class.to_string()) += 1;
         }
         if !constraint.is_empty() {
             *self
                 .constraint_filtered
-                .entry(constraint.to_string())
-                .or_default() += 1;
+                .get_or_default(constraint.to_string()) += 1;
         }
     }
 
@@ -334,13 +348,12 @@ impl AllocMetric {
     pub fn exhausted_node(&mut self, class: &str, dimension: &str) {
         self.nodes_exhausted += 1;
         if !class.is_empty() {
-            *self.class_exhausted.entry(class.to_string()).or_default() += 1;
+            *self.class_exhausted.get_or_default(class.to_string()) += 1;
         }
         if !dimension.is_empty() {
             *self
                 .dimension_exhausted
-                .entry(dimension.to_string())
-                .or_default() += 1;
+                .get_or_default(dimension.to_string()) += 1;
         }
     }
 }
@@ -349,12 +362,12 @@ impl AllocMetric {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, rename_all = "PascalCase")]
 pub struct NodeScoreMeta {
-    /// Node.
+    /// Node (a string shared with the node's other score rows).
     #[serde(rename = "NodeID")]
-    pub node_id: String,
+    pub node_id: Arc<str>,
     /// Score per scorer (`binpack`, `job-anti-affinity`, …).
     #[serde(with = "nullable")]
-    pub scores: BTreeMap<String, f64>,
+    pub scores: ScoreMap,
     /// Normalized final score.
     pub norm_score: f64,
 }
@@ -529,9 +542,51 @@ pub struct AllocatedDeviceResource {
 }
 
 /// Network status reported by the client.
+///
+/// Its fields live behind one box, so an allocation without a network
+/// status (every allocation the scheduler writes) spends a pointer on it, as
+/// Nomad's `*AllocNetworkStatus` does, rather than 144 bytes. Read and write
+/// them as if they were direct fields (`status.address`): the type
+/// dereferences to [`AllocNetworkStatusFields`]. The JSON is the fields'.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct AllocNetworkStatus(Box<AllocNetworkStatusFields>);
+
+impl AllocNetworkStatus {
+    /// A status with these fields.
+    pub fn new(fields: AllocNetworkStatusFields) -> Self {
+        AllocNetworkStatus(Box::new(fields))
+    }
+
+    /// The fields, unboxed.
+    pub fn into_fields(self) -> AllocNetworkStatusFields {
+        *self.0
+    }
+}
+
+impl From<AllocNetworkStatusFields> for AllocNetworkStatus {
+    fn from(fields: AllocNetworkStatusFields) -> Self {
+        AllocNetworkStatus::new(fields)
+    }
+}
+
+impl std::ops::Deref for AllocNetworkStatus {
+    type Target = AllocNetworkStatusFields;
+    fn deref(&self) -> &AllocNetworkStatusFields {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for AllocNetworkStatus {
+    fn deref_mut(&mut self) -> &mut AllocNetworkStatusFields {
+        &mut self.0
+    }
+}
+
+/// The fields of an [`AllocNetworkStatus`].
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default, rename_all = "PascalCase")]
-pub struct AllocNetworkStatus {
+pub struct AllocNetworkStatusFields {
     /// Interface.
     pub interface_name: String,
     /// IPv4 address.
@@ -656,5 +711,44 @@ impl TaskEvent {
     pub fn with_message(mut self, message: impl Into<String>) -> Self {
         self.display_message = message.into();
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn boxed_network_status_reads_and_writes_like_its_fields() {
+        let text = r#"{"InterfaceName":"eth0","Address":"10.0.0.9","AddressIPv6":"","DNS":{"Servers":["1.1.1.1"],"Searches":null,"Options":null}}"#;
+        let status: AllocNetworkStatus = serde_json::from_str(text).unwrap();
+        assert_eq!(status.address, "10.0.0.9");
+        assert_eq!(serde_json::to_string(&status).unwrap(), text);
+        let lenient: AllocNetworkStatus =
+            crate::json::from_str(r#"{"interfacename":"eth1","address":"10.0.0.1"}"#).unwrap();
+        assert_eq!(lenient.interface_name, "eth1");
+        let mut alloc = Allocation::default();
+        assert_eq!(
+            serde_json::to_value(&alloc).unwrap()["NetworkStatus"],
+            serde_json::Value::Null
+        );
+        alloc.network_status = Some(status);
+        if let Some(s) = alloc.network_status.as_mut() {
+            s.address_ipv6 = "::1".into();
+        }
+        assert_eq!(alloc.network_status.as_ref().unwrap().address_ipv6, "::1");
+    }
+
+    #[test]
+    fn an_allocation_stays_small() {
+        // Shared and boxed parts keep the struct itself under 1 KB; a
+        // million allocations are held at C1M scale.
+        assert!(
+            std::mem::size_of::<Allocation>() <= 900,
+            "{}",
+            std::mem::size_of::<Allocation>()
+        );
+        assert!(std::mem::size_of::<AllocMetric>() <= 200);
+        assert_eq!(std::mem::size_of::<NodeScoreMeta>(), 48);
     }
 }

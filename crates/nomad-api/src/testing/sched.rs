@@ -206,7 +206,7 @@ pub(super) fn process(c: &InMemoryCluster, eval_id: &str) -> Result<(), ClusterE
                 job_id: job.id().to_string(),
                 job: Some(job.clone()),
                 task_group: tg_name.clone(),
-                resources: Some(resources.clone()),
+                resources: Some(resources.clone().into()),
                 task_resources: task_resources.clone(),
                 metrics: Some(AllocMetric {
                     nodes_evaluated: snap.nodes().len() as i64,

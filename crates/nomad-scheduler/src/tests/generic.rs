@@ -26,7 +26,7 @@ fn places_count_and_completes() {
         let m = a.metrics.as_ref().unwrap();
         assert_eq!(m.nodes_in_pool, 3);
         assert_eq!(m.nodes_available.get("dc1"), Some(&3));
-        assert_eq!(m.node_pool, "default");
+        assert_eq!(&*m.node_pool, "default");
         let ar = a.allocated_resources.as_ref().unwrap();
         assert_eq!(ar.tasks["web"].cpu.cpu_shares, 500);
         assert_eq!(ar.tasks["web"].memory.memory_mb, 256);

@@ -11,6 +11,7 @@ use crate::{EvalOutcome, SchedulerOptions, State};
 mod explain;
 mod feasibility;
 mod generic;
+mod json;
 mod preemption;
 mod ranking;
 mod system;

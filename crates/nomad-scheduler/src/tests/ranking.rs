@@ -36,14 +36,14 @@ fn filler(id: &str, node: &str, cpu: i64, memory: i64) -> Allocation {
         name: "filler.t[0]".into(),
         desired_status: "run".into(),
         client_status: "running".into(),
-        allocated_resources: Some(AllocatedResources {
+        allocated_resources: Some(std::sync::Arc::new(AllocatedResources {
             tasks,
             shared: AllocatedSharedResources {
                 disk_mb: 0,
                 ..AllocatedSharedResources::default()
             },
             ..AllocatedResources::default()
-        }),
+        })),
         ..Allocation::default()
     }
 }
