@@ -113,6 +113,12 @@ pub mod target;
 pub mod testing;
 mod util;
 
+/// The scheduler's fast deterministic hasher, for embedders (the simulator)
+/// that keep maps on the same hot paths.
+pub mod hash {
+    pub use crate::util::{FxHashMap, FxHashSet, FxHasher};
+}
+
 pub use generic::{MAX_BATCH_SCHEDULE_ATTEMPTS, MAX_SERVICE_SCHEDULE_ATTEMPTS};
 pub use plan::{Plan, PlanResult};
 pub use planner::{Planner, PlannerError, Submission};
