@@ -9,9 +9,9 @@ use nomad_e2e::{free_port, nomad_at, DevAgent};
 fn separate_server_and_client_run_a_job() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
-    let (http, rpc, chttp) = (free_port(), free_port(), free_port());
+    let (http, rpc, serf, chttp) = (free_port(), free_port(), free_port(), free_port());
     let server_hcl = format!(
-        "data_dir = \"{}/s\"\nbind_addr = \"127.0.0.1\"\nports {{\n  http = {http}\n  rpc = {rpc}\n}}\nserver {{\n  enabled = true\n  bootstrap_expect = 1\n}}\n",
+        "data_dir = \"{}/s\"\nbind_addr = \"127.0.0.1\"\nports {{\n  http = {http}\n  rpc = {rpc}\n  serf = {serf}\n}}\nserver {{\n  enabled = true\n  bootstrap_expect = 1\n}}\n",
         d.display()
     );
     let client_hcl = format!(

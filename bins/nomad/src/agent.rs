@@ -216,40 +216,43 @@ async fn run_async(cfg: AgentConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Starts the server role: Raft (on an ephemeral port of the bind address;
-/// multi-server clusters are not supported yet), and the client RPC
-/// listener on the RPC port. Returns the server and the RPC address.
+/// Starts the server role. Raft shares the RPC port (Nomad's 4647) with
+/// client and server RPCs; the serf port (4648) answers `server join`. A
+/// dev server or `bootstrap_expect = 1` elects itself before this returns;
+/// with more, the servers find each other through `retry_join`/`start_join`
+/// or `nomad server join`, and bootstrap once enough are known. Returns the
+/// server and its RPC address.
 async fn start_server(
     cfg: &AgentConfig,
     name: &str,
     data_dir: &std::path::Path,
     bind: std::net::IpAddr,
 ) -> anyhow::Result<(Server, SocketAddr)> {
-    if cfg.bootstrap_expect > 1 {
-        bail!("bootstrap_expect = {} needs servers to join each other, which this build does not support yet", cfg.bootstrap_expect);
-    }
     let mut sc = ServerConfig {
         region: cfg.region.clone(),
         datacenter: cfg.datacenter.clone(),
         node_name: name.to_string(),
         data_dir: Some(data_dir.to_path_buf()),
-        raft_bind: SocketAddr::new(bind, 0),
-        bootstrap_expect: 1,
+        rpc_bind: SocketAddr::new(bind, cfg.rpc_port),
+        serf_bind: SocketAddr::new(bind, if cfg.dev { 0 } else { cfg.serf_port }),
+        bootstrap_expect: cfg.bootstrap_expect.max(1),
+        start_join: cfg.start_join.clone(),
+        retry_join: cfg.retry_join.clone(),
+        retry_interval: cfg.retry_interval,
+        retry_max: u32::try_from(cfg.retry_max).unwrap_or(u32::MAX),
         ..ServerConfig::default()
     };
+    if cfg.dev {
+        sc.raft_id = 1;
+    }
     if cfg.num_schedulers > 0 {
         sc.num_schedulers = cfg.num_schedulers;
     }
-    let rpc_addr = SocketAddr::new(bind, cfg.rpc_port);
-    let rpc = tokio::net::TcpListener::bind(rpc_addr)
-        .await
-        .with_context(|| format!("binding the RPC listener on {rpc_addr}"))?;
-    let rpc_addr = rpc.local_addr().unwrap_or(rpc_addr);
     let server = Server::start(sc).await.context("starting the server")?;
-    if !server.wait_for_leadership(Duration::from_secs(10)).await {
+    if cfg.bootstrap_expect <= 1 && !server.wait_for_leadership(Duration::from_secs(10)).await {
         bail!("the server did not become leader");
     }
-    server.serve_rpc(rpc);
+    let rpc_addr = server.rpc_addr();
     Ok((server, rpc_addr))
 }
 

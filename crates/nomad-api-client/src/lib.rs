@@ -18,7 +18,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-pub use routes::LogStream;
+pub use routes::{JoinResponse, LogStream};
 
 /// Default agent address.
 pub const DEFAULT_ADDRESS: &str = "http://127.0.0.1:4646";

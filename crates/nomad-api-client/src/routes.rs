@@ -20,6 +20,17 @@ fn kv(k: &str, v: impl ToString) -> (String, String) {
     (k.to_string(), v.to_string())
 }
 
+/// The answer of `PUT /v1/agent/join`: how many addresses answered and,
+/// when none did, why (Nomad's `joinResult`, in its snake_case names).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct JoinResponse {
+    /// Servers contacted.
+    pub num_joined: usize,
+    /// The join error's text; empty on success.
+    pub error: String,
+}
+
 /// A streaming response body (logs, file contents).
 pub struct LogStream {
     resp: reqwest::Response,
@@ -407,10 +418,92 @@ impl Client {
 
     /// `GET /v1/operator/raft/configuration`.
     pub async fn raft_configuration(&self) -> Result<RaftConfiguration, Error> {
-        Ok(self
-            .get("/v1/operator/raft/configuration", &QueryOptions::default())
-            .await?
-            .0)
+        self.raft_configuration_with(&QueryOptions::default()).await
+    }
+
+    /// `GET /v1/operator/raft/configuration` with options (`allow_stale`
+    /// for a cluster without a leader).
+    pub async fn raft_configuration_with(
+        &self,
+        q: &QueryOptions,
+    ) -> Result<RaftConfiguration, Error> {
+        Ok(self.get("/v1/operator/raft/configuration", q).await?.0)
+    }
+
+    /// `DELETE /v1/operator/raft/peer?address=…`: removes the server with
+    /// this Raft (RPC) address, `host:port`, from the Raft configuration.
+    pub async fn raft_remove_peer_by_address(&self, address: &str) -> Result<(), Error> {
+        let _: Option<serde_json::Value> = self
+            .delete("/v1/operator/raft/peer", &[kv("address", address)])
+            .await?;
+        Ok(())
+    }
+
+    /// `DELETE /v1/operator/raft/peer?id=…`: removes the server with this
+    /// Raft ID from the Raft configuration.
+    pub async fn raft_remove_peer_by_id(&self, id: &str) -> Result<(), Error> {
+        let _: Option<serde_json::Value> = self
+            .delete("/v1/operator/raft/peer", &[kv("id", id)])
+            .await?;
+        Ok(())
+    }
+
+    /// `PUT /v1/agent/join?address=…` (one parameter per address). A join
+    /// that reached no server is not an `Err`: the agent answers 200 with
+    /// `num_joined` 0 and the reason in [`JoinResponse::error`].
+    pub async fn agent_join(&self, addresses: &[String]) -> Result<JoinResponse, Error> {
+        let params: Vec<(String, String)> = addresses.iter().map(|a| kv("address", a)).collect();
+        self.put::<(), _>("/v1/agent/join", None, &params).await
+    }
+
+    /// `PUT /v1/agent/force-leave?node=NAME`: marks a failed server `left`.
+    pub async fn agent_force_leave(&self, node: &str) -> Result<(), Error> {
+        let _: Option<serde_json::Value> = self
+            .put::<(), _>("/v1/agent/force-leave", None, &[kv("node", node)])
+            .await?;
+        Ok(())
+    }
+
+    /// `GET /v1/operator/snapshot`: the index the state image was taken at
+    /// and the image. The agent's `Digest` header (`sha-256=<base64>`), when
+    /// present, is checked against the bytes received.
+    pub async fn snapshot_save(&self) -> Result<(u64, Vec<u8>), Error> {
+        self.snapshot_save_with(&QueryOptions::default()).await
+    }
+
+    /// [`Client::snapshot_save`] with options (`allow_stale`: any server
+    /// may answer).
+    pub async fn snapshot_save_with(&self, q: &QueryOptions) -> Result<(u64, Vec<u8>), Error> {
+        let params = self.query_params(q);
+        let resp = Self::send(self.request(reqwest::Method::GET, "/v1/operator/snapshot", &params))
+            .await?;
+        let meta = crate::meta_of(resp.headers());
+        let digest = resp
+            .headers()
+            .get("Digest")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| Error::Transport(crate::transport_text(&e)))?
+            .to_vec();
+        if let Some(d) = digest {
+            check_digest(&d, &body)?;
+        }
+        Ok((meta.last_index, body))
+    }
+
+    /// `PUT /v1/operator/snapshot` with an image from
+    /// [`Client::snapshot_save`] as the body: replaces the cluster's state.
+    pub async fn snapshot_restore(&self, image: Vec<u8>) -> Result<(), Error> {
+        let params = self.base_params("");
+        let rb = self
+            .request(reqwest::Method::PUT, "/v1/operator/snapshot", &params)
+            .header("Content-Type", "application/octet-stream")
+            .body(image);
+        Self::send(rb).await?;
+        Ok(())
     }
 
     /// `GET /v1/metrics`.
@@ -440,5 +533,40 @@ impl Client {
         ];
         self.get_stream(&format!("/v1/client/fs/logs/{}", escape_path(alloc_id)), &p)
             .await
+    }
+}
+
+/// Checks a `Digest: sha-256=<base64>` header against the bytes received;
+/// other algorithms are not checked.
+fn check_digest(digest: &str, body: &[u8]) -> Result<(), Error> {
+    use base64::Engine;
+    use sha2::Digest;
+    let Some((algo, want)) = digest.split_once('=') else {
+        return Err(Error::Decode(format!("invalid digest format: {digest:?}")));
+    };
+    if !algo.eq_ignore_ascii_case("sha-256") {
+        return Ok(());
+    }
+    let got = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(body));
+    if got != want {
+        return Err(Error::Decode(format!(
+            "mismatch checksum: the snapshot's sha-256 is {got}, the agent sent {want}"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digests() {
+        // sha-256 of the empty string.
+        let empty = "sha-256=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
+        assert!(check_digest(empty, b"").is_ok());
+        assert!(check_digest(empty, b"x").is_err());
+        assert!(check_digest("md5=whatever", b"x").is_ok());
+        assert!(check_digest("nonsense", b"x").is_err());
     }
 }

@@ -150,6 +150,63 @@ pub trait ClusterApi: Send + Sync + 'static {
         req: JobEvaluateRequest,
     ) -> Result<JobRegisterResponse, ClusterError>;
 
+    /// `Job.Revert`: register an older version again (as a new version).
+    async fn job_revert(
+        &self,
+        req: nomad_types::api::JobRevertRequest,
+    ) -> Result<JobRegisterResponse, ClusterError> {
+        let _ = req;
+        Err(ClusterError::NotImplemented("job revert".into()))
+    }
+
+    /// `Job.Stable`: mark a version (un)stable.
+    async fn job_stable(
+        &self,
+        req: nomad_types::api::JobStabilityRequest,
+    ) -> Result<nomad_types::api::JobStabilityResponse, ClusterError> {
+        let _ = req;
+        Err(ClusterError::NotImplemented("job stable".into()))
+    }
+
+    /// `Job.Dispatch`: a child of a parameterized job.
+    async fn job_dispatch(
+        &self,
+        req: nomad_types::api::JobDispatchRequest,
+    ) -> Result<nomad_types::api::JobDispatchResponse, ClusterError> {
+        let _ = req;
+        Err(ClusterError::NotImplemented("job dispatch".into()))
+    }
+
+    /// `Periodic.Force`: launch a periodic job's child now.
+    async fn job_periodic_force(
+        &self,
+        namespace: String,
+        job_id: String,
+    ) -> Result<nomad_types::api::PeriodicForceResponse, ClusterError> {
+        let _ = (namespace, job_id);
+        Err(ClusterError::NotImplemented("periodic force".into()))
+    }
+
+    /// `Job.Scale`: change a group's count (and record a scaling event).
+    async fn job_scale(
+        &self,
+        job_id: String,
+        req: nomad_types::api::ScalingRequest,
+    ) -> Result<JobRegisterResponse, ClusterError> {
+        let _ = (job_id, req);
+        Err(ClusterError::NotImplemented("job scale".into()))
+    }
+
+    /// `Job.ScaleStatus` (`GET /v1/job/:id/scale`).
+    async fn job_scale_status(
+        &self,
+        namespace: String,
+        job_id: String,
+    ) -> Result<nomad_types::api::JobScaleStatusResponse, ClusterError> {
+        let _ = (namespace, job_id);
+        Err(ClusterError::NotImplemented("job scale status".into()))
+    }
+
     // ---- allocations, nodes, deployments ----
 
     /// `Alloc.Stop`: stop an allocation and evaluate its job to replace it.
@@ -215,6 +272,47 @@ pub trait ClusterApi: Send + Sync + 'static {
 
     /// `GET /v1/operator/raft/configuration`.
     async fn raft_configuration(&self) -> Result<RaftConfiguration, ClusterError>;
+
+    /// `PUT /v1/agent/join?address=…`: this server contacts each address
+    /// (`host:port`, the serf port 4648 when no port is given) and learns the
+    /// cluster's servers. Returns how many addresses answered; an error only
+    /// when none did.
+    async fn agent_join(&self, addresses: Vec<String>) -> Result<usize, ClusterError> {
+        let _ = addresses;
+        Err(ClusterError::NotImplemented("joining servers".into()))
+    }
+
+    /// `PUT /v1/agent/force-leave?node=NAME`: marks a failed server as left
+    /// and removes it from the Raft configuration.
+    async fn agent_force_leave(&self, node: String) -> Result<(), ClusterError> {
+        let _ = node;
+        Err(ClusterError::NotImplemented("force-leave".into()))
+    }
+
+    /// `DELETE /v1/operator/raft/peer?id=…` or `?address=…`: removes a
+    /// server from the Raft configuration (exactly one of the two is set).
+    async fn raft_remove_peer(
+        &self,
+        id: Option<String>,
+        address: Option<String>,
+    ) -> Result<(), ClusterError> {
+        let _ = (id, address);
+        Err(ClusterError::NotImplemented("removing raft peers".into()))
+    }
+
+    /// `GET /v1/operator/snapshot`: a consistent image of the whole state
+    /// (opaque, versioned bytes) and the Raft index it was taken at.
+    async fn snapshot_save(&self) -> Result<(u64, Vec<u8>), ClusterError> {
+        Err(ClusterError::NotImplemented("snapshot save".into()))
+    }
+
+    /// `PUT /v1/operator/snapshot`: replaces the whole state with an image
+    /// from `snapshot_save`, through Raft. A malformed image is a
+    /// `BadRequest` and changes nothing.
+    async fn snapshot_restore(&self, image: Vec<u8>) -> Result<(), ClusterError> {
+        let _ = image;
+        Err(ClusterError::NotImplemented("snapshot restore".into()))
+    }
 
     // ---- client file system (delegated to the client agent) ----
 

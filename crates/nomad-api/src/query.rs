@@ -73,6 +73,16 @@ impl Req {
             .filter(|v| !v.is_empty())
     }
 
+    /// Every non-empty value of a repeated parameter (`?address=a&address=b`),
+    /// in order.
+    pub fn params(&self, key: &str) -> Vec<&str> {
+        self.query
+            .iter()
+            .filter(|(k, v)| k == key && !v.is_empty())
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
     /// Whether a parameter is present at all (even empty).
     pub fn has_param(&self, key: &str) -> bool {
         self.query.iter().any(|(k, _)| k == key)

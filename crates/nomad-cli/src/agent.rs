@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use crate::Io;
 
@@ -40,12 +41,32 @@ pub struct AgentConfig {
     pub http_port: u16,
     /// RPC port (4647).
     pub rpc_port: u16,
+    /// Serf (gossip) port, `ports { serf }` (4648): where `server join`
+    /// and `retry_join` addresses without a port are contacted.
+    pub serf_port: u16,
     /// Log level (`INFO`, `DEBUG` in dev mode).
     pub log_level: String,
     /// Run a server.
     pub server: bool,
-    /// `server { bootstrap_expect }`.
+    /// `server { bootstrap_expect }`, `-bootstrap-expect`.
     pub bootstrap_expect: usize,
+    /// Servers to join at start, retrying until one answers:
+    /// `server { server_join { retry_join } }`, the older
+    /// `server { retry_join }`, or `-retry-join` (repeatable). Addresses are
+    /// `host[:port]` (the Serf port by default).
+    pub retry_join: Vec<String>,
+    /// Time between join attempts: `server_join { retry_interval }`,
+    /// `server { retry_interval }` or `-retry-interval` (a Go duration;
+    /// default 30s).
+    pub retry_interval: Duration,
+    /// Join attempts before the agent gives up and exits:
+    /// `server_join { retry_max }`, `server { retry_max }` or `-retry-max`;
+    /// 0 retries forever.
+    pub retry_max: usize,
+    /// Servers to join once at start (the agent fails if none answers):
+    /// `server_join { start_join }`, `server { start_join }` or `-join`
+    /// (repeatable).
+    pub start_join: Vec<String>,
     /// `server { num_schedulers }` (0: the CPU count).
     pub num_schedulers: usize,
     /// Run a client.
@@ -71,9 +92,14 @@ impl Default for AgentConfig {
             bind_addr: "0.0.0.0".into(),
             http_port: 4646,
             rpc_port: 4647,
+            serf_port: 4648,
             log_level: "INFO".into(),
             server: false,
             bootstrap_expect: 0,
+            retry_join: Vec::new(),
+            retry_interval: DEFAULT_RETRY_INTERVAL,
+            retry_max: 0,
+            start_join: Vec::new(),
             num_schedulers: 0,
             client: false,
             servers: Vec::new(),
@@ -83,6 +109,9 @@ impl Default for AgentConfig {
         }
     }
 }
+
+/// `retry_interval` when none is set.
+pub const DEFAULT_RETRY_INTERVAL: Duration = Duration::from_secs(30);
 
 impl AgentConfig {
     /// Nomad's `-dev` configuration.
@@ -152,6 +181,10 @@ pub fn parse(rest: &[String]) -> Result<AgentConfig, String> {
                 | "servers"
                 | "node-class"
                 | "num-schedulers"
+                | "retry-join"
+                | "join"
+                | "retry-interval"
+                | "retry-max"
         )
     };
     let mut i = 0;
@@ -179,12 +212,17 @@ pub fn parse(rest: &[String]) -> Result<AgentConfig, String> {
     } else {
         AgentConfig::default()
     };
+    let mut joins = Joins::default();
     for (k, v) in &flags {
         if k == "config" {
             let path = v.clone().unwrap_or_default();
-            load_path(&mut c, Path::new(&path))?;
+            load_path(&mut c, &mut joins, Path::new(&path))?;
         }
     }
+    // As Nomad's, the join flags fill the `server_join` block: each list
+    // given on the command line replaces the files' list.
+    let mut flag_retry_join = Vec::new();
+    let mut flag_start_join = Vec::new();
     for (k, v) in flags {
         let v = v.unwrap_or_default();
         let bool_of = |v: &str| v.is_empty() || v == "true" || v == "1";
@@ -213,9 +251,26 @@ pub fn parse(rest: &[String]) -> Result<AgentConfig, String> {
             "http-port" => {
                 c.http_port = v.parse().map_err(|_| format!("invalid -http-port {v:?}"))?
             }
+            "retry-join" => flag_retry_join.push(v),
+            "join" => flag_start_join.push(v),
+            "retry-max" => {
+                joins.server_join.retry_max =
+                    Some(v.parse().map_err(|_| format!("invalid -retry-max {v:?}"))?)
+            }
+            "retry-interval" => {
+                joins.server_join.retry_interval =
+                    Some(parse_duration(&v).map_err(|e| format!("invalid -retry-interval: {e}"))?)
+            }
             other => return Err(format!("flag provided but not defined: -{other}")),
         }
     }
+    if !flag_retry_join.is_empty() {
+        joins.server_join.retry_join = flag_retry_join;
+    }
+    if !flag_start_join.is_empty() {
+        joins.server_join.start_join = flag_start_join;
+    }
+    joins.finish(&mut c)?;
     if !c.server && !c.client {
         return Err("Must specify either server, client or dev mode for the agent.".into());
     }
@@ -225,7 +280,97 @@ pub fn parse(rest: &[String]) -> Result<AgentConfig, String> {
     Ok(c)
 }
 
-fn load_path(c: &mut AgentConfig, path: &Path) -> Result<(), String> {
+/// Where the join settings came from: the `server_join` block (and the
+/// flags) or the older attributes directly in `server`. Nomad refuses some
+/// mixes of the two, so they are kept apart until every file and flag is
+/// read.
+#[derive(Debug, Default)]
+struct Joins {
+    /// `server { retry_join start_join retry_max retry_interval }`; the
+    /// lists of several files add up.
+    legacy: JoinSettings,
+    /// `server { server_join { … } }` and the flags; a later list replaces
+    /// an earlier one.
+    server_join: JoinSettings,
+}
+
+#[derive(Debug, Default)]
+struct JoinSettings {
+    retry_join: Vec<String>,
+    start_join: Vec<String>,
+    retry_max: Option<usize>,
+    retry_interval: Option<Duration>,
+}
+
+impl Joins {
+    /// Checks the mixes Nomad refuses (with its words) and sets the
+    /// config's join fields.
+    fn finish(self, c: &mut AgentConfig) -> Result<(), String> {
+        let Joins {
+            legacy,
+            server_join: sj,
+        } = self;
+        const PREFER: &str = "prefer setting the server_join block";
+        if !sj.retry_join.is_empty() {
+            if !legacy.retry_join.is_empty() {
+                return Err(format!(
+                    "server_join and retry_join cannot both be defined; {PREFER}"
+                ));
+            }
+            if !legacy.start_join.is_empty() {
+                return Err(format!(
+                    "server_join and start_join cannot both be defined; {PREFER}"
+                ));
+            }
+            if legacy.retry_max.is_some_and(|n| n != 0) {
+                return Err(format!(
+                    "server_join and retry_max cannot both be defined; {PREFER}"
+                ));
+            }
+            if legacy.retry_interval.is_some_and(|d| !d.is_zero()) {
+                return Err(format!(
+                    "server_join and retry_interval cannot both be defined; {PREFER}"
+                ));
+            }
+            if !sj.start_join.is_empty() {
+                return Err("retry_join and start_join cannot both be defined".into());
+            }
+        }
+        if !legacy.start_join.is_empty() && !sj.start_join.is_empty() {
+            return Err(format!(
+                "server_join and start_join cannot both be defined; {PREFER}"
+            ));
+        }
+        // What nothing sets stays as it was (the defaults, in `parse`).
+        if !legacy.retry_join.is_empty() || !sj.retry_join.is_empty() {
+            c.retry_join = legacy.retry_join.into_iter().chain(sj.retry_join).collect();
+        }
+        if !legacy.start_join.is_empty() || !sj.start_join.is_empty() {
+            c.start_join = legacy.start_join.into_iter().chain(sj.start_join).collect();
+        }
+        let nonzero_max = |m: Option<usize>| m.filter(|n| *n != 0);
+        if let Some(n) = nonzero_max(legacy.retry_max)
+            .or(sj.retry_max)
+            .or(legacy.retry_max)
+        {
+            c.retry_max = n;
+        }
+        let nonzero = |d: Option<Duration>| d.filter(|d| !d.is_zero());
+        if let Some(d) = nonzero(legacy.retry_interval).or(nonzero(sj.retry_interval)) {
+            c.retry_interval = d;
+        }
+        Ok(())
+    }
+}
+
+/// A Go duration (`30s`, `1m30s`); negative ones are refused.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let n: nomad_types::Nanos = s.trim().parse().map_err(|e| format!("time: {e}"))?;
+    n.to_std()
+        .ok_or_else(|| format!("time: invalid duration {s:?}: must not be negative"))
+}
+
+fn load_path(c: &mut AgentConfig, joins: &mut Joins, path: &Path) -> Result<(), String> {
     if path.is_dir() {
         let mut files: Vec<PathBuf> = std::fs::read_dir(path)
             .map_err(|e| format!("reading {}: {e}", path.display()))?
@@ -234,21 +379,106 @@ fn load_path(c: &mut AgentConfig, path: &Path) -> Result<(), String> {
             .collect();
         files.sort();
         for f in files {
-            load_file(c, &f)?;
+            load_file(c, joins, &f)?;
         }
         Ok(())
     } else {
-        load_file(c, path)
+        load_file(c, joins, path)
     }
 }
 
-fn load_file(c: &mut AgentConfig, path: &Path) -> Result<(), String> {
-    let src = std::fs::read_to_string(path)
-        .map_err(|e| format!("Error loading configuration from {}: {e}", path.display()))?;
-    let body = nomad_hcl::parse_config(&src, &path.to_string_lossy())
-        .map_err(|e| format!("Error loading configuration from {}: {e}", path.display()))?;
-    apply_body(c, &body)
-        .map_err(|e| format!("Error loading configuration from {}: {e}", path.display()))
+fn load_file(c: &mut AgentConfig, joins: &mut Joins, path: &Path) -> Result<(), String> {
+    let err = |e: &dyn std::fmt::Display| {
+        format!("Error loading configuration from {}: {e}", path.display())
+    };
+    let src = std::fs::read_to_string(path).map_err(|e| err(&e))?;
+    let body = if path.extension().is_some_and(|x| x == "json") {
+        json_config(&src).map_err(|e| err(&e))?
+    } else {
+        nomad_hcl::parse_config(&src, &path.to_string_lossy()).map_err(|e| err(&e))?
+    };
+    apply_body_to(c, joins, &body).map_err(|e| err(&e))
+}
+
+/// Blocks of the agent configuration, by the block they may appear in
+/// (`""` for the top level), and whether they carry a label: in a JSON file
+/// every other key is an attribute.
+const CONFIG_BLOCKS: &[(&str, &str, bool)] = &[
+    ("", "ports", false),
+    ("", "server", false),
+    ("", "client", false),
+    ("", "plugin", true),
+    ("server", "server_join", false),
+    ("client", "server_join", false),
+    ("plugin", "config", false),
+];
+
+/// A JSON agent configuration (`{"server": {"enabled": true}, …}`, blocks
+/// as objects or lists of objects, `plugin` keyed by its label), read into
+/// the same tree an HCL file gives.
+pub fn json_config(src: &str) -> Result<nomad_hcl::tree::Body, String> {
+    let v: serde_json::Value =
+        serde_json::from_str(src).map_err(|e| format!("invalid JSON: {e}"))?;
+    json_body("", v)
+}
+
+fn json_body(parent: &str, v: serde_json::Value) -> Result<nomad_hcl::tree::Body, String> {
+    let serde_json::Value::Object(map) = v else {
+        let what = if parent.is_empty() {
+            "the configuration"
+        } else {
+            parent
+        };
+        return Err(format!("{what}: expected an object"));
+    };
+    let mut body = nomad_hcl::tree::Body::default();
+    for (key, value) in map {
+        let block = CONFIG_BLOCKS
+            .iter()
+            .find(|(p, ident, _)| *p == parent && *ident == key);
+        match block {
+            Some((_, ident, labelled)) => {
+                let items = match value {
+                    serde_json::Value::Array(items) => items,
+                    other => vec![other],
+                };
+                for item in items {
+                    if *labelled {
+                        let serde_json::Value::Object(by_label) = item else {
+                            return Err(format!("{ident}: expected an object keyed by name"));
+                        };
+                        for (label, inner) in by_label {
+                            body.blocks.push(nomad_hcl::tree::Block {
+                                ident: ident.to_string(),
+                                labels: vec![label],
+                                span: Default::default(),
+                                body: json_body(ident, inner)?,
+                            });
+                        }
+                    } else {
+                        body.blocks.push(nomad_hcl::tree::Block {
+                            ident: ident.to_string(),
+                            labels: Vec::new(),
+                            span: Default::default(),
+                            body: json_body(ident, item)?,
+                        });
+                    }
+                }
+            }
+            None => {
+                let value: nomad_hcl::Value =
+                    serde_json::from_value(value).map_err(|e| format!("{key}: {e}"))?;
+                body.attributes.push(nomad_hcl::tree::Attribute {
+                    key,
+                    key_span: Default::default(),
+                    value,
+                    value_span: Default::default(),
+                    object_literal: false,
+                });
+            }
+        }
+    }
+    Ok(body)
 }
 
 fn json(v: &impl serde::Serialize) -> serde_json::Value {
@@ -283,8 +513,66 @@ fn num_of(b: &nomad_hcl::tree::Body, key: &str) -> Result<Option<u64>, String> {
     }
 }
 
-/// Applies one parsed configuration file.
+fn strings_of(b: &nomad_hcl::tree::Body, key: &str) -> Result<Option<Vec<String>>, String> {
+    match b.attribute(key).map(|a| json(&a.value)) {
+        None => Ok(None),
+        Some(serde_json::Value::Array(l)) => l
+            .into_iter()
+            .map(|x| match x {
+                serde_json::Value::String(s) => Ok(s),
+                other => Err(format!("{key}: expected a list of strings, found {other}")),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some),
+        Some(serde_json::Value::String(s)) => Ok(Some(vec![s])),
+        Some(other) => Err(format!("{key}: expected a list of strings, found {other}")),
+    }
+}
+
+/// The join settings of a `server` or `server_join` block.
+fn join_settings(
+    b: &nomad_hcl::tree::Body,
+    into: &mut JoinSettings,
+    append: bool,
+    block: &str,
+) -> Result<(), String> {
+    let ctx = |e: String| format!("{block}: {e}");
+    for (key, list) in [
+        ("retry_join", &mut into.retry_join),
+        ("start_join", &mut into.start_join),
+    ] {
+        if let Some(v) = strings_of(b, key).map_err(ctx)? {
+            if append {
+                list.extend(v);
+            } else if !v.is_empty() {
+                *list = v;
+            }
+        }
+    }
+    if let Some(n) = num_of(b, "retry_max").map_err(ctx)? {
+        into.retry_max =
+            Some(usize::try_from(n).map_err(|_| ctx("retry_max out of range".into()))?);
+    }
+    if let Some(v) = str_of(b, "retry_interval") {
+        into.retry_interval =
+            Some(parse_duration(&v).map_err(|e| ctx(format!("retry_interval: {e}")))?);
+    }
+    Ok(())
+}
+
+/// Applies one parsed configuration file. Join settings are checked within
+/// this file alone; [`parse`] checks them across every file and flag.
 pub fn apply_body(c: &mut AgentConfig, b: &nomad_hcl::tree::Body) -> Result<(), String> {
+    let mut joins = Joins::default();
+    apply_body_to(c, &mut joins, b)?;
+    joins.finish(c)
+}
+
+fn apply_body_to(
+    c: &mut AgentConfig,
+    joins: &mut Joins,
+    b: &nomad_hcl::tree::Body,
+) -> Result<(), String> {
     if let Some(v) = str_of(b, "region") {
         c.region = v;
     }
@@ -310,6 +598,9 @@ pub fn apply_body(c: &mut AgentConfig, b: &nomad_hcl::tree::Body) -> Result<(), 
         if let Some(n) = num_of(&p.body, "rpc")? {
             c.rpc_port = u16::try_from(n).map_err(|_| "ports.rpc out of range")?;
         }
+        if let Some(n) = num_of(&p.body, "serf")? {
+            c.serf_port = u16::try_from(n).map_err(|_| "ports.serf out of range")?;
+        }
     }
     for s in b.blocks_of("server") {
         if let Some(v) = bool_of(&s.body, "enabled") {
@@ -320,6 +611,10 @@ pub fn apply_body(c: &mut AgentConfig, b: &nomad_hcl::tree::Body) -> Result<(), 
         }
         if let Some(n) = num_of(&s.body, "num_schedulers")? {
             c.num_schedulers = n as usize;
+        }
+        join_settings(&s.body, &mut joins.legacy, true, "server")?;
+        for j in s.body.blocks_of("server_join") {
+            join_settings(&j.body, &mut joins.server_join, false, "server_join")?;
         }
     }
     for s in b.blocks_of("client") {
@@ -414,5 +709,194 @@ mod tests {
         assert!(parse(&args("-server"))
             .unwrap_err()
             .contains("data directory"));
+    }
+
+    fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
+        let f = dir.path().join(name);
+        std::fs::write(&f, text).unwrap();
+        f.display().to_string()
+    }
+
+    #[test]
+    fn dev_keeps_its_defaults_for_joining() {
+        let c = parse(&args("-dev")).unwrap();
+        assert_eq!(
+            (c.serf_port, c.retry_interval, c.retry_max),
+            (4648, Duration::from_secs(30), 0)
+        );
+        assert!(c.retry_join.is_empty() && c.start_join.is_empty());
+        assert_eq!(c, AgentConfig::dev());
+        let c = parse(&args("-dev -retry-join 10.0.0.2")).unwrap();
+        assert!(c.dev && c.server && c.client);
+        assert_eq!(c.retry_join, ["10.0.0.2"]);
+    }
+
+    #[test]
+    fn server_join_block_and_serf_port() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = write(
+            &dir,
+            "server.hcl",
+            r#"
+data_dir = "/tmp/nomad"
+ports {
+  serf = 5648
+}
+server {
+  enabled          = true
+  bootstrap_expect = 3
+  server_join {
+    retry_join     = ["10.0.0.1", "10.0.0.2:4648"]
+    retry_interval = "15s"
+    retry_max      = 3
+  }
+}
+"#,
+        );
+        let c = parse(&args(&format!("-config {f}"))).unwrap();
+        assert_eq!(c.serf_port, 5648);
+        assert_eq!(c.bootstrap_expect, 3);
+        assert_eq!(c.retry_join, ["10.0.0.1", "10.0.0.2:4648"]);
+        assert_eq!(c.retry_interval, Duration::from_secs(15));
+        assert_eq!(c.retry_max, 3);
+        assert!(c.start_join.is_empty());
+
+        // Flags fill the same block: a flag list replaces the file's.
+        let c = parse(&args(&format!(
+            "-config {f} -retry-join 10.0.0.7 -retry-join=10.0.0.8 -retry-interval 1m30s -retry-max 9 -bootstrap-expect 5"
+        )))
+        .unwrap();
+        assert_eq!(c.retry_join, ["10.0.0.7", "10.0.0.8"]);
+        assert_eq!(c.retry_interval, Duration::from_secs(90));
+        assert_eq!(c.retry_max, 9);
+        assert_eq!(c.bootstrap_expect, 5);
+
+        // retry_join and start_join exclude each other in server_join.
+        let e = parse(&args(&format!("-config {f} -join 10.0.0.9"))).unwrap_err();
+        assert_eq!(e, "retry_join and start_join cannot both be defined");
+    }
+
+    #[test]
+    fn older_server_attributes_and_their_conflicts() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = write(
+            &dir,
+            "old.hcl",
+            r#"
+server {
+  enabled        = true
+  retry_join     = ["a.example"]
+  start_join     = ["b.example"]
+  retry_interval = "1m"
+  retry_max      = 2
+}
+"#,
+        );
+        let c = parse(&args(&format!("-config {f} -data-dir /tmp/x"))).unwrap();
+        assert_eq!(c.retry_join, ["a.example"]);
+        assert_eq!(c.start_join, ["b.example"]);
+        assert_eq!(c.retry_interval, Duration::from_secs(60));
+        assert_eq!(c.retry_max, 2);
+
+        // Several files add their older lists up; -join is start_join.
+        let g = write(
+            &dir,
+            "more.hcl",
+            "server {\n retry_join = [\"c.example\"]\n}\n",
+        );
+        let c = parse(&args(&format!("-config {f} -config {g} -data-dir /x"))).unwrap();
+        assert_eq!(c.retry_join, ["a.example", "c.example"]);
+        let h = write(&dir, "plain.hcl", "server {\n enabled = true\n}\n");
+        let c = parse(&args(&format!(
+            "-config {h} -data-dir /x -join s1 -join s2:4648"
+        )))
+        .unwrap();
+        assert_eq!(c.start_join, ["s1", "s2:4648"]);
+
+        // Mixing them with server_join is refused, in Nomad's words.
+        let e = parse(&args(&format!("-config {f} -data-dir /x -retry-join z"))).unwrap_err();
+        assert_eq!(
+            e,
+            "server_join and retry_join cannot both be defined; prefer setting the server_join block"
+        );
+        let e = parse(&args(&format!(
+            "-config {h} -config {g} -data-dir /x -retry-join z"
+        )))
+        .unwrap_err();
+        assert!(e.starts_with("server_join and retry_join"), "{e}");
+    }
+
+    #[test]
+    fn bad_join_settings_are_clear_errors() {
+        assert_eq!(
+            parse(&args("-dev -retry-join")).unwrap_err(),
+            "flag needs an argument: -retry-join"
+        );
+        let e = parse(&args("-dev -retry-interval soon")).unwrap_err();
+        assert!(
+            e.starts_with("invalid -retry-interval: time: invalid duration"),
+            "{e}"
+        );
+        assert!(parse(&args("-dev -retry-max -1"))
+            .unwrap_err()
+            .contains("-retry-max"));
+        assert_eq!(
+            parse(&args("-dev -retry-joins=x")).unwrap_err(),
+            "flag provided but not defined: -retry-joins"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let f = write(
+            &dir,
+            "bad.hcl",
+            "server {\n server_join {\n retry_interval = \"often\"\n }\n}\n",
+        );
+        let e = parse(&args(&format!("-dev -config {f}"))).unwrap_err();
+        assert!(
+            e.starts_with("Error loading configuration from ")
+                && e.contains("server_join: retry_interval: time: invalid duration"),
+            "{e}"
+        );
+        let f = write(&dir, "bad2.hcl", "server {\n retry_join = [1]\n}\n");
+        let e = parse(&args(&format!("-dev -config {f}"))).unwrap_err();
+        assert!(
+            e.contains("server: retry_join: expected a list of strings"),
+            "{e}"
+        );
+        let f = write(&dir, "bad3.hcl", "ports {\n serf = 70000\n}\n");
+        let e = parse(&args(&format!("-dev -config {f}"))).unwrap_err();
+        assert!(e.contains("ports.serf out of range"), "{e}");
+    }
+
+    #[test]
+    fn json_config_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = write(
+            &dir,
+            "agent.json",
+            r#"{
+  "data_dir": "/tmp/nomad",
+  "datacenter": "east",
+  "ports": {"http": 5656, "serf": 4700},
+  "server": {
+    "enabled": true,
+    "bootstrap_expect": 3,
+    "server_join": [{"retry_join": ["10.0.0.1"], "retry_max": 4}]
+  },
+  "client": {"enabled": true, "meta": {"rack": "r1"}},
+  "plugin": {"raw_exec": {"config": {"enabled": true}}}
+}"#,
+        );
+        let c = parse(&args(&format!("-config {f}"))).unwrap();
+        assert_eq!(c.datacenter, "east");
+        assert_eq!((c.http_port, c.serf_port), (5656, 4700));
+        assert!(c.server && c.client);
+        assert_eq!(c.bootstrap_expect, 3);
+        assert_eq!(c.retry_join, ["10.0.0.1"]);
+        assert_eq!(c.retry_max, 4);
+        assert_eq!(c.meta["rack"], "r1");
+        assert_eq!(c.plugins["raw_exec"]["enabled"], serde_json::json!(true));
+        let g = write(&dir, "broken.json", "{\"server\": ");
+        let e = parse(&args(&format!("-config {g}"))).unwrap_err();
+        assert!(e.contains("invalid JSON"), "{e}");
     }
 }

@@ -1,7 +1,8 @@
 //! The command tree and dispatch.
 
 use crate::commands::{
-    alloc, deployment, eval, job, jobops, node, operator, plan, status, version,
+    alloc, deployment, eval, job, jobops, node, operator, plan, raft, servers, snapshot, status,
+    version,
 };
 use crate::ctx::GlobalArgs;
 use crate::Io;
@@ -63,6 +64,11 @@ enum Command {
         #[command(subcommand)]
         command: SystemCommand,
     },
+    /// Cluster-level tools for Nomad operators.
+    Operator {
+        #[command(subcommand)]
+        command: OperatorCommand,
+    },
     /// Create an example job file (alias of `job init`).
     Init(job::InitArgs),
     /// Run a new job or update an existing one (alias of `job run`).
@@ -91,6 +97,12 @@ enum Command {
     /// Server members (alias of `server members`).
     #[command(name = "server-members")]
     ServerMembers(operator::MembersArgs),
+    /// Join server nodes together (alias of `server join`).
+    #[command(name = "server-join", hide = true)]
+    ServerJoin(servers::JoinArgs),
+    /// Force a server into the 'left' state (alias of `server force-leave`).
+    #[command(name = "server-force-leave", hide = true)]
+    ServerForceLeave(servers::ForceLeaveArgs),
     /// Show the local agent's status.
     #[command(name = "agent-info")]
     AgentInfo(operator::AgentInfoArgs),
@@ -130,6 +142,40 @@ enum NodeCommand {
 enum ServerCommand {
     /// Display the servers of the region.
     Members(operator::MembersArgs),
+    /// Join server nodes together.
+    Join(servers::JoinArgs),
+    /// Force a server into the 'left' state.
+    ForceLeave(servers::ForceLeaveArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum OperatorCommand {
+    /// Raft peer tools.
+    Raft {
+        #[command(subcommand)]
+        command: RaftCommand,
+    },
+    /// Save and restore snapshots of the Nomad server state.
+    Snapshot {
+        #[command(subcommand)]
+        command: SnapshotCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RaftCommand {
+    /// Display the current Raft peer configuration.
+    ListPeers(raft::ListPeersArgs),
+    /// Remove a Nomad server from the Raft configuration.
+    RemovePeer(raft::RemovePeerArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum SnapshotCommand {
+    /// Saves snapshot of Nomad server state.
+    Save(snapshot::SaveArgs),
+    /// Restore snapshot of Nomad server state.
+    Restore(snapshot::RestoreArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -177,6 +223,17 @@ const SUBCOMMANDS: &[&str] = &[
     "node",
     "server",
     "members",
+    "join",
+    "force-leave",
+    "server-join",
+    "server-force-leave",
+    "operator",
+    "raft",
+    "list-peers",
+    "remove-peer",
+    "snapshot",
+    "save",
+    "restore",
     "alloc",
     "logs",
     "eval",
@@ -236,6 +293,28 @@ pub fn run(args: impl IntoIterator<Item = OsString>, io: &mut Io<'_>) -> i32 {
             command: ServerCommand::Members(a),
         })
         | Some(Command::ServerMembers(a)) => operator::members(a, g, io),
+        Some(Command::Server {
+            command: ServerCommand::Join(a),
+        })
+        | Some(Command::ServerJoin(a)) => servers::join(a, g, io),
+        Some(Command::Server {
+            command: ServerCommand::ForceLeave(a),
+        })
+        | Some(Command::ServerForceLeave(a)) => servers::force_leave(a, g, io),
+        Some(Command::Operator { command }) => match command {
+            OperatorCommand::Raft {
+                command: RaftCommand::ListPeers(a),
+            } => raft::list_peers(a, g, io),
+            OperatorCommand::Raft {
+                command: RaftCommand::RemovePeer(a),
+            } => raft::remove_peer(a, g, io),
+            OperatorCommand::Snapshot {
+                command: SnapshotCommand::Save(a),
+            } => snapshot::save(a, g, io),
+            OperatorCommand::Snapshot {
+                command: SnapshotCommand::Restore(a),
+            } => snapshot::restore(a, g, io),
+        },
         Some(Command::Alloc { command }) => match command {
             AllocCommand::Status(a) => alloc::status(a, g, io),
             AllocCommand::Logs(a) => alloc::logs(a, g, io),

@@ -64,7 +64,7 @@ pub use crate::node::{RaftHandle, RaftNode};
 pub use crate::status::{RaftStatus, Role, SINGLE_SERVER_WARNING};
 pub use crate::storage::{LogStore, MemStore, RocksStorage, FORMAT_VERSION, MARKER_FILE};
 pub use crate::transport::{
-    decode_frame, encode_frame, Frame, FrameError, Inbox, TcpOptions, TcpTransport, Transport,
+    decode_frame, encode_frame, Frame, FrameError, Inbox, RaftAcceptor, TcpOptions, TcpTransport, Transport,
     WIRE_VERSION,
 };
 

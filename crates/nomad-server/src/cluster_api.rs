@@ -14,6 +14,7 @@ use nomad_types::api::{
 };
 use nomad_types::JobPlanResponse;
 
+use crate::members::{MemberInfo, MemberStatus};
 use crate::{Server, ServerError};
 
 impl From<ServerError> for ClusterError {
@@ -125,15 +126,46 @@ impl ClusterApi for Server {
         })
     }
     async fn members(&self) -> Result<ServerMembers, ClusterError> {
+        let mut members: Vec<AgentMember> = self
+            .server_members()
+            .into_iter()
+            .map(|(m, status)| member_of(&m, status))
+            .collect();
+        members.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(ServerMembers {
             server_name: self.config().node_name.clone(),
             server_region: self.config().region.clone(),
             server_dc: self.config().datacenter.clone(),
-            members: vec![self.member()],
+            members,
         })
     }
     async fn agent_servers(&self) -> Result<Vec<String>, ClusterError> {
-        Ok(vec![self.raft_addr().to_string()])
+        Ok(self
+            .server_members()
+            .into_iter()
+            .filter(|(_, s)| *s == MemberStatus::Alive)
+            .map(|(m, _)| m.rpc_addr)
+            .collect())
+    }
+    async fn agent_join(&self, addresses: Vec<String>) -> Result<usize, ClusterError> {
+        Ok(self.join(&addresses).await?)
+    }
+    async fn agent_force_leave(&self, node: String) -> Result<(), ClusterError> {
+        Ok(self.force_leave(&node).await?)
+    }
+    async fn raft_remove_peer(
+        &self,
+        id: Option<String>,
+        address: Option<String>,
+    ) -> Result<(), ClusterError> {
+        Ok(Server::raft_remove_peer(self, id.as_deref(), address.as_deref()).await?)
+    }
+    async fn snapshot_save(&self) -> Result<(u64, Vec<u8>), ClusterError> {
+        Ok(Server::snapshot_save(self).await?)
+    }
+    async fn snapshot_restore(&self, image: Vec<u8>) -> Result<(), ClusterError> {
+        Server::snapshot_restore(self, &image).await?;
+        Ok(())
     }
     async fn agent_health(&self) -> Result<AgentHealthResponse, ClusterError> {
         let ok = self.raft().status().known_leader();
@@ -157,12 +189,20 @@ impl ClusterApi for Server {
     }
     async fn raft_configuration(&self) -> Result<RaftConfiguration, ClusterError> {
         let st = self.raft().status();
+        let names: std::collections::BTreeMap<u64, String> = self
+            .server_members()
+            .into_iter()
+            .map(|(m, _)| {
+                let node = m.name.rsplit_once('.').map(|(n, _)| n.to_string()).unwrap_or(m.name);
+                (m.raft_id, node)
+            })
+            .collect();
         let servers = st
             .voters
             .iter()
             .map(|id| RaftServer {
                 id: id.to_string(),
-                node: self.config().node_name.clone(),
+                node: names.get(id).cloned().unwrap_or_else(|| "(unknown)".into()),
                 address: st.peers.get(id).cloned().unwrap_or_default(),
                 leader: st.leader_id == Some(*id),
                 ..RaftServer::default()
@@ -175,45 +215,51 @@ impl ClusterApi for Server {
     }
 }
 
+/// A server as `/v1/agent/members` shows it: the serf address and port,
+/// and in the tags the RPC port (which the CLI matches against the leader's
+/// address), the Raft id and what `nomad server members` prints.
+fn member_of(m: &MemberInfo, status: MemberStatus) -> AgentMember {
+    let split = |a: &str| -> (String, u16) {
+        match a.parse::<std::net::SocketAddr>() {
+            Ok(sa) => (sa.ip().to_string(), sa.port()),
+            Err(_) => (a.to_string(), 0),
+        }
+    };
+    let (addr, port) = split(&m.serf_addr);
+    let (_, rpc_port) = split(&m.rpc_addr);
+    let mut tags = std::collections::BTreeMap::new();
+    for (k, v) in [
+        ("role", "nomad".to_string()),
+        ("region", m.region.clone()),
+        ("dc", m.datacenter.clone()),
+        ("build", m.build.clone()),
+        ("port", rpc_port.to_string()),
+        ("raft_vsn", "3".to_string()),
+        ("vsn", "1".to_string()),
+        ("mvn", "1".to_string()),
+        ("expect", m.bootstrap_expect.to_string()),
+        ("id", m.raft_id.to_string()),
+    ] {
+        tags.insert(k.to_string(), v);
+    }
+    AgentMember {
+        name: m.name.clone(),
+        addr,
+        port,
+        tags,
+        status: status.as_str().into(),
+        protocol_min: 1,
+        protocol_max: 5,
+        protocol_cur: 2,
+        delegate_min: 2,
+        delegate_max: 5,
+        delegate_cur: 4,
+    }
+}
+
 impl Server {
-    /// This server as a cluster member. There is no gossip layer: the
-    /// member's port is the Raft transport's (server-to-server traffic, the
-    /// slot Serf's port has in Nomad), and the tags carry what `nomad server
-    /// members` shows. `port` in the tags is the same address `leader()`
-    /// reports, so the CLI can tell which member leads.
+    /// This server as a cluster member.
     fn member(&self) -> AgentMember {
-        let cfg = self.config();
-        let (addr, port) = match self.raft_addr().rsplit_once(':') {
-            Some((a, p)) => (a.to_string(), p.parse::<u16>().unwrap_or(0)),
-            None => ("127.0.0.1".to_string(), 0),
-        };
-        let mut tags = std::collections::BTreeMap::new();
-        for (k, v) in [
-            ("role", "nomad".to_string()),
-            ("region", cfg.region.clone()),
-            ("dc", cfg.datacenter.clone()),
-            ("build", env!("CARGO_PKG_VERSION").to_string()),
-            ("port", port.to_string()),
-            ("raft_vsn", "3".to_string()),
-            ("vsn", "1".to_string()),
-            ("mvn", "1".to_string()),
-            ("expect", cfg.bootstrap_expect.to_string()),
-            ("id", cfg.raft_id.to_string()),
-        ] {
-            tags.insert(k.to_string(), v);
-        }
-        AgentMember {
-            name: format!("{}.{}", cfg.node_name, cfg.region),
-            addr,
-            port,
-            tags,
-            status: "alive".into(),
-            protocol_min: 1,
-            protocol_max: 5,
-            protocol_cur: 2,
-            delegate_min: 2,
-            delegate_max: 5,
-            delegate_cur: 4,
-        }
+        member_of(&self.inner.members.me(), MemberStatus::Alive)
     }
 }

@@ -16,12 +16,28 @@ pub struct ServerConfig {
     /// Data directory; Raft lives in `<data_dir>/server/raft`. `None`: a
     /// temporary directory removed at shutdown (dev mode).
     pub data_dir: Option<PathBuf>,
-    /// Raft id of this server (1 for a single server).
+    /// Raft id of this server. 0: the id recorded in the data directory, or
+    /// a new random one for a new data directory (1 in dev mode).
     pub raft_id: u64,
-    /// Address the Raft transport binds (port 0 picks one).
-    pub raft_bind: SocketAddr,
+    /// The RPC listener (Nomad's port 4647): client RPCs, server RPCs and
+    /// Raft share it. Port 0 picks one.
+    pub rpc_bind: SocketAddr,
+    /// The serf listener (Nomad's port 4648): where `server join` and
+    /// `retry_join` addresses point. Port 0 picks one.
+    pub serf_bind: SocketAddr,
+    /// The address announced to other servers when `rpc_bind`/`serf_bind`
+    /// is a wildcard (`0.0.0.0`); loopback by default.
+    pub advertise_ip: Option<std::net::IpAddr>,
     /// Servers expected before bootstrapping; 1 elects itself at once.
     pub bootstrap_expect: usize,
+    /// Servers to join once at start (`server { start_join = [...] }`).
+    pub start_join: Vec<String>,
+    /// Servers to join, retried until one answers (`server_join { retry_join }`).
+    pub retry_join: Vec<String>,
+    /// Time between join attempts (30s).
+    pub retry_interval: Duration,
+    /// Join attempts before giving up; 0 = forever.
+    pub retry_max: u32,
     /// Scheduler workers (Nomad's `num_schedulers`; default: the CPU count).
     pub num_schedulers: usize,
     /// Scheduler types the workers take.
@@ -47,9 +63,15 @@ impl Default for ServerConfig {
             datacenter: "dc1".into(),
             node_name: "nomad-server".into(),
             data_dir: None,
-            raft_id: 1,
-            raft_bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            raft_id: 0,
+            rpc_bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            serf_bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            advertise_ip: None,
             bootstrap_expect: 1,
+            start_join: Vec::new(),
+            retry_join: Vec::new(),
+            retry_interval: Duration::from_secs(30),
+            retry_max: 0,
             num_schedulers: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(2),

@@ -1,22 +1,68 @@
 //! The nomad-state store as nomad-raft's state machine.
 
 use nomad_state::{Fsm, StateStore};
+use tokio::sync::mpsc::UnboundedSender;
 
 /// Adapter: [`StateStore`] implements `nomad_state::Fsm`, Raft wants
-/// `nomad_raft::StateMachine`; the shapes are the same.
-pub(crate) struct StoreMachine(pub StateStore);
+/// `nomad_raft::StateMachine`. It also reports the evaluations each entry
+/// wrote, for the leader's broker (the report is a side channel: it does not
+/// change what apply does, so apply stays deterministic).
+pub(crate) struct StoreMachine {
+    pub store: StateStore,
+    pub evals: UnboundedSender<Applied>,
+}
+
+/// What the FSM reports to the server.
+#[derive(Debug)]
+pub(crate) enum Applied {
+    /// Evaluations an entry wrote.
+    Evals(Vec<String>),
+    /// An operator's snapshot replaced the whole state.
+    Restored,
+}
+
+/// A `Command::Restore` entry, recognised without decoding it (an
+/// adjacently tagged enum is written with its tag first).
+fn is_restore(data: &[u8]) -> bool {
+    data.get(3..)
+        .is_some_and(|b| b.starts_with(br#"{"Type":"Restore""#))
+}
 
 impl nomad_raft::StateMachine for StoreMachine {
     fn apply(&mut self, index: u64, data: &[u8]) -> Vec<u8> {
-        Fsm::apply(&mut self.0, index, data)
+        let r = self.store.apply_bytes(index, data);
+        if !r.evals.is_empty() {
+            let _ = self.evals.send(Applied::Evals(r.evals.clone()));
+        }
+        if r.error.is_none() && is_restore(data) {
+            let _ = self.evals.send(Applied::Restored);
+        }
+        r.encode()
     }
     fn snapshot(&self) -> Vec<u8> {
-        Fsm::snapshot(&self.0)
+        Fsm::snapshot(&self.store)
     }
     fn restore(&mut self, data: &[u8]) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        Fsm::restore(&mut self.0, data).map_err(|e| Box::new(e) as _)
+        Fsm::restore(&mut self.store, data).map_err(|e| Box::new(e) as _)
     }
     fn applied_index(&self) -> u64 {
-        Fsm::applied_index(&self.0)
+        Fsm::applied_index(&self.store)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use nomad_state::command::StateRestore;
+    use nomad_state::Command;
+
+    #[test]
+    fn recognises_restore_entries_only() {
+        let r = Command::Restore(StateRestore {
+            image: "x".into(),
+        })
+        .encode();
+        assert!(super::is_restore(&r));
+        assert!(!super::is_restore(&Command::Noop.encode()));
+        assert!(!super::is_restore(b"NL"));
     }
 }

@@ -39,6 +39,7 @@ mod error;
 mod fsm;
 pub mod heartbeat;
 mod jobs;
+pub mod members;
 mod nodes;
 pub mod plan_apply;
 pub mod rpc;

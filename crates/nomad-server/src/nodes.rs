@@ -69,6 +69,9 @@ impl Server {
 
     /// `Node.Register`: returns (heartbeat TTL, index).
     pub async fn node_register(&self, node: Node) -> Result<(Duration, u64), ServerError> {
+        if let Some(leader) = self.forward_target()? {
+            return crate::rpc::RpcClient::new(vec![leader]).register(&node).await;
+        }
         if node.id.is_empty() {
             return Err(ServerError::BadRequest(
                 "missing node ID for client registration".into(),
@@ -112,6 +115,12 @@ impl Server {
         secret: &str,
         status: &str,
     ) -> Result<(Duration, u64), ServerError> {
+        // Heartbeat timers live on the leader.
+        if let Some(leader) = self.forward_target()? {
+            return crate::rpc::RpcClient::new(vec![leader])
+                .heartbeat(node_id, secret, status)
+                .await;
+        }
         let node = self.check_secret(node_id, secret)?;
         let mut index = self.inner.reader.snapshot().latest_index();
         if node.status != status {
@@ -267,6 +276,12 @@ impl Server {
     ) -> Result<u64, ServerError> {
         if updates.is_empty() {
             return Ok(self.inner.reader.snapshot().latest_index());
+        }
+        // Unblocking evaluations happens on the leader.
+        if let Some(leader) = self.forward_target()? {
+            return crate::rpc::RpcClient::new(vec![leader])
+                .update_allocs("", updates)
+                .await;
         }
         let snap = self.inner.reader.snapshot();
         let now = crate::now_nanos();

@@ -1,8 +1,11 @@
 //! The RPC listener for client agents in other processes (Nomad's port
 //! 4647), and a matching caller.
 //!
-//! Wire format: each message is a frame, a 4-byte big-endian length then
-//! that many bytes of JSON. A connection carries one request and its
+//! Wire format: a connection opens with one byte naming its protocol, as
+//! Nomad's RPC port does: [`RPC_NOMAD`] (`0x01`) for these RPCs,
+//! [`RPC_RAFT`] (`0x02`) for Raft traffic between servers, which is handed
+//! to the Raft transport. After `0x01` each message is a frame, a 4-byte
+//! big-endian length then that many bytes of JSON. A connection carries one request and its
 //! response at a time: `{"Method": "Node.Register", "Body": …}` →
 //! `{"Body": …}` or `{"Error": {"Kind": …, "Message": …}}`. Methods mirror
 //! Nomad's client RPCs: `Node.Register`, `Node.UpdateStatus`,
@@ -21,6 +24,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::{AllocWatch, ClientAllocUpdate, Server, ServerError};
+
+/// First byte of a connection carrying these RPCs.
+pub const RPC_NOMAD: u8 = 0x01;
+/// First byte of a connection carrying Raft messages.
+pub const RPC_RAFT: u8 = 0x02;
 
 /// Largest frame accepted (64 MiB).
 pub const MAX_FRAME: usize = 64 << 20;
@@ -139,6 +147,11 @@ fn json<T: Serialize>(v: T) -> Result<serde_json::Value, ServerError> {
 }
 
 async fn dispatch(server: &Server, req: Request) -> Result<serde_json::Value, ServerError> {
+    if req.method == "Serf.PushPull" {
+        let pp: crate::members::PushPull = serde_json::from_value(req.body)
+            .map_err(|e| ServerError::BadRequest(format!("Serf.PushPull: {e}")))?;
+        return json(server.handle_push_pull(pp));
+    }
     let a: NodeArgs = serde_json::from_value(req.body)
         .map_err(|e| ServerError::BadRequest(format!("{}: {e}", req.method)))?;
     match req.method.as_str() {
@@ -180,6 +193,25 @@ async fn dispatch(server: &Server, req: Request) -> Result<serde_json::Value, Se
 }
 
 async fn serve_conn(server: Server, mut s: TcpStream, peer: SocketAddr) {
+    let mut proto = [0u8; 1];
+    match tokio::time::timeout(Duration::from_secs(5), s.read_exact(&mut proto)).await {
+        Ok(Ok(_)) => {}
+        _ => return,
+    }
+    match proto[0] {
+        RPC_NOMAD => {}
+        RPC_RAFT => {
+            match server.inner.raft_acceptor.as_ref() {
+                Some(a) => a.accept(s),
+                None => tracing::debug!(%peer, "raft connection on a listener without raft"),
+            }
+            return;
+        }
+        other => {
+            tracing::debug!(%peer, byte = other, "unknown rpc protocol byte; closing");
+            return;
+        }
+    }
     loop {
         let frame = match read_frame(&mut s).await {
             Ok(Some(f)) => f,
@@ -245,6 +277,61 @@ pub struct RpcClient {
     servers: Vec<String>,
 }
 
+/// Why a call could not reach a server at all (as opposed to the server
+/// answering with an error): the caller tries the next server.
+enum CallError {
+    Unreachable(ServerError),
+    Answered(ServerError),
+}
+
+async fn call_addr(addr: &str, frame: &[u8]) -> Result<serde_json::Value, CallError> {
+    let unreachable = |m: String| CallError::Unreachable(ServerError::Raft(m));
+    let mut s = TcpStream::connect(addr)
+        .await
+        .map_err(|e| unreachable(format!("connecting to {addr}: {e}")))?;
+    let _ = s.set_nodelay(true);
+    s.write_all(&[RPC_NOMAD])
+        .await
+        .map_err(|e| unreachable(format!("{addr}: {e}")))?;
+    write_frame(&mut s, frame)
+        .await
+        .map_err(|e| unreachable(format!("{addr}: {e}")))?;
+    let frame = match read_frame(&mut s).await {
+        Ok(Some(f)) => f,
+        Ok(None) => return Err(unreachable(format!("{addr}: connection closed"))),
+        Err(e) => return Err(unreachable(format!("{addr}: {e}"))),
+    };
+    let resp: Response = serde_json::from_slice(&frame).map_err(|e| {
+        CallError::Answered(ServerError::Internal(format!(
+            "{addr}: malformed response: {e}"
+        )))
+    })?;
+    match resp.error {
+        Some(e) => Err(CallError::Answered(error_of(e))),
+        None => Ok(resp.body),
+    }
+}
+
+fn request_frame(method: &str, body: serde_json::Value) -> Result<Vec<u8>, ServerError> {
+    serde_json::to_vec(&Request {
+        method: method.into(),
+        body,
+    })
+    .map_err(|e| ServerError::Internal(e.to_string()))
+}
+
+/// One call to one server.
+pub(crate) async fn call_one(
+    addr: &str,
+    method: &str,
+    body: serde_json::Value,
+) -> Result<serde_json::Value, ServerError> {
+    let frame = request_frame(method, body)?;
+    call_addr(addr, &frame).await.map_err(|e| match e {
+        CallError::Unreachable(e) | CallError::Answered(e) => e,
+    })
+}
+
 impl RpcClient {
     /// A caller of `servers` (`host:port`), tried in order.
     pub fn new(servers: Vec<String>) -> Self {
@@ -256,43 +343,17 @@ impl RpcClient {
         method: &str,
         args: NodeArgs,
     ) -> Result<T, ServerError> {
-        let body = serde_json::to_vec(&Request {
-            method: method.into(),
-            body: json(args)?,
-        })
-        .map_err(|e| ServerError::Internal(e.to_string()))?;
+        let frame = request_frame(method, json(args)?)?;
         let mut last = ServerError::NoLeader;
         for addr in &self.servers {
-            let mut s = match TcpStream::connect(addr.as_str()).await {
-                Ok(s) => s,
-                Err(e) => {
-                    last = ServerError::Raft(format!("connecting to {addr}: {e}"));
-                    continue;
+            match call_addr(addr, &frame).await {
+                Ok(body) => {
+                    return serde_json::from_value(body)
+                        .map_err(|e| ServerError::Internal(format!("{addr}: {method}: {e}")))
                 }
-            };
-            let _ = s.set_nodelay(true);
-            if let Err(e) = write_frame(&mut s, &body).await {
-                last = ServerError::Raft(format!("{addr}: {e}"));
-                continue;
+                Err(CallError::Answered(e)) => return Err(e),
+                Err(CallError::Unreachable(e)) => last = e,
             }
-            let frame = match read_frame(&mut s).await {
-                Ok(Some(f)) => f,
-                Ok(None) => {
-                    last = ServerError::Raft(format!("{addr}: connection closed"));
-                    continue;
-                }
-                Err(e) => {
-                    last = ServerError::Raft(format!("{addr}: {e}"));
-                    continue;
-                }
-            };
-            let resp: Response = serde_json::from_slice(&frame)
-                .map_err(|e| ServerError::Internal(format!("{addr}: malformed response: {e}")))?;
-            if let Some(e) = resp.error {
-                return Err(error_of(e));
-            }
-            return serde_json::from_value(resp.body)
-                .map_err(|e| ServerError::Internal(format!("{addr}: {method}: {e}")));
         }
         Err(last)
     }

@@ -3,7 +3,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use nomad_raft::{BootstrapExpect, RaftHandle, RaftNode, TcpOptions, TcpTransport};
+use std::net::SocketAddr;
+
+use nomad_raft::{BootstrapExpect, RaftAcceptor, RaftHandle, RaftNode, TcpOptions, TcpTransport};
 use nomad_scheduler::plan::{Plan, PlanResult};
 use nomad_state::command::EvalUpdate;
 use nomad_state::{ApplyResult, Command, StateReader, StateStore, StoreConfig};
@@ -22,6 +24,8 @@ use crate::plan_apply;
 
 pub(crate) struct PlanRequest {
     pub plan: Plan,
+    /// The broker token of the plan's evaluation; empty skips the check.
+    pub token: String,
     pub reply: oneshot::Sender<Result<PlanResult, ServerError>>,
 }
 
@@ -33,7 +37,12 @@ pub(crate) struct Inner {
     pub blocked: BlockedEvals,
     pub heartbeats: Heartbeats,
     pub plan_tx: mpsc::Sender<PlanRequest>,
+    /// RPC address (Raft shares it), as announced.
     pub raft_addr: String,
+    pub rpc_addr: SocketAddr,
+    pub serf_addr: SocketAddr,
+    pub members: crate::members::Members,
+    pub raft_acceptor: Option<RaftAcceptor>,
     shutdown: watch::Sender<bool>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     raft_join: Mutex<Option<JoinHandle<nomad_raft::Result<()>>>>,
@@ -88,23 +97,59 @@ impl Server {
             .map_err(|e| ServerError::Internal(format!("creating {}: {e}", dir.display())))?;
         let store = StateStore::new(StoreConfig::default());
         let reader = store.reader();
-        let id = config.raft_id.max(1);
-        let transport =
-            TcpTransport::bind(id, &config.region, config.raft_bind, TcpOptions::default())
-                .await
-                .map_err(|e| {
-                    ServerError::Internal(format!("binding raft on {}: {e}", config.raft_bind))
-                })?;
-        let raft_addr = transport.local_addr().to_string();
+        let id = resolve_raft_id(&config, &dir)?;
+        let bind = |addr: SocketAddr, what: &str| {
+            let what = what.to_string();
+            async move {
+                tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| ServerError::Internal(format!("binding the {what} listener on {addr}: {e}")))
+            }
+        };
+        let rpc = bind(config.rpc_bind, "RPC").await?;
+        let serf = bind(config.serf_bind, "serf").await?;
+        let announce = |l: &tokio::net::TcpListener, fallback: SocketAddr| {
+            let mut a = l.local_addr().unwrap_or(fallback);
+            if a.ip().is_unspecified() {
+                a.set_ip(
+                    config
+                        .advertise_ip
+                        .unwrap_or(std::net::IpAddr::from([127, 0, 0, 1])),
+                );
+            }
+            a
+        };
+        let rpc_addr = announce(&rpc, config.rpc_bind);
+        let serf_addr = announce(&serf, config.serf_bind);
+        let (transport, acceptor) = TcpTransport::unbound(
+            id,
+            &config.region,
+            rpc_addr,
+            TcpOptions {
+                connect_prefix: Some(crate::rpc::RPC_RAFT),
+                ..TcpOptions::default()
+            },
+        );
+        let raft_addr = rpc_addr.to_string();
         let raft_cfg = nomad_raft::Config {
             cluster_id: config.region.clone(),
             ..nomad_raft::Config::new(id)
         };
-        let (raft, join) = RaftNode::start(raft_cfg, &dir, transport, StoreMachine(store))
-            .map_err(|e| {
-                ServerError::Internal(format!("starting raft in {}: {e}", dir.display()))
-            })?;
-        tracing::debug!(dir = %dir.display(), initialized = raft.status().initialized, "raft opened");
+        let (evals_tx, evals_rx) = mpsc::unbounded_channel();
+        let (raft, join) = RaftNode::start(
+            raft_cfg,
+            &dir,
+            transport,
+            StoreMachine {
+                store,
+                evals: evals_tx,
+            },
+        )
+        .map_err(|e| ServerError::Internal(format!("starting raft in {}: {e}", dir.display())))?;
+        tracing::debug!(dir = %dir.display(), raft_id = id, initialized = raft.status().initialized, "raft opened");
+        if config.bootstrap_expect <= 1 {
+            tracing::warn!("{}", nomad_raft::SINGLE_SERVER_WARNING);
+        }
         if !raft.status().initialized && config.bootstrap_expect <= 1 {
             let mut expect = BootstrapExpect::new(1, id, raft_addr.clone());
             if let Some(voters) = expect.ready() {
@@ -114,6 +159,17 @@ impl Server {
                 tracing::debug!("raft bootstrapped");
             }
         }
+        let me = crate::members::MemberInfo {
+            name: format!("{}.{}", config.node_name, config.region),
+            region: config.region.clone(),
+            datacenter: config.datacenter.clone(),
+            raft_id: id,
+            rpc_addr: rpc_addr.to_string(),
+            serf_addr: serf_addr.to_string(),
+            build: env!("CARGO_PKG_VERSION").to_string(),
+            bootstrap_expect: config.bootstrap_expect.max(1),
+            raft_initialized: raft.status().initialized,
+        };
         let (plan_tx, plan_rx) = mpsc::channel(64);
         let (shutdown, _) = watch::channel(false);
         let inner = Arc::new(Inner {
@@ -125,6 +181,10 @@ impl Server {
             reader,
             plan_tx,
             raft_addr,
+            rpc_addr,
+            serf_addr,
+            members: crate::members::Members::new(me),
+            raft_acceptor: Some(acceptor),
             shutdown,
             tasks: Mutex::new(Vec::new()),
             raft_join: Mutex::new(Some(join)),
@@ -133,12 +193,16 @@ impl Server {
             client_fs: std::sync::OnceLock::new(),
         });
         let server = Server { inner };
+        server.serve_rpc(rpc);
+        server.serve_rpc(serf);
+        server.spawn(route_applied_evals(server.clone(), evals_rx));
         server.spawn(leader_loop(server.clone()));
         server.spawn(plan_applier(server.clone(), plan_rx));
+        server.spawn(crate::members::membership_loop(server.clone()));
         for i in 0..server.inner.config.num_schedulers.max(1) {
             server.spawn(crate::worker::worker_loop(server.clone(), i));
         }
-        tracing::info!(raft_addr = %server.inner.raft_addr, "server started");
+        tracing::info!(rpc_addr = %server.inner.rpc_addr, serf_addr = %server.inner.serf_addr, raft_id = id, "server started");
         Ok(server)
     }
 
@@ -170,9 +234,37 @@ impl Server {
         &self.inner.raft
     }
 
-    /// The Raft transport's address.
+    /// The Raft address: the RPC address, which Raft shares.
     pub fn raft_addr(&self) -> &str {
         &self.inner.raft_addr
+    }
+
+    /// The RPC listener's address (as announced).
+    pub fn rpc_addr(&self) -> SocketAddr {
+        self.inner.rpc_addr
+    }
+
+    /// The serf listener's address (as announced).
+    pub fn serf_addr(&self) -> SocketAddr {
+        self.inner.serf_addr
+    }
+
+    /// Known servers with their status (`alive`, `failed`, `left`), this
+    /// one first.
+    pub fn server_members(&self) -> Vec<(crate::members::MemberInfo, crate::members::MemberStatus)> {
+        self.inner.members.all()
+    }
+
+    /// The leader's RPC address when another server leads; `None` when this
+    /// server leads. `NoLeader` when no leader is known.
+    pub(crate) fn forward_target(&self) -> Result<Option<String>, ServerError> {
+        if self.is_leader() {
+            return Ok(None);
+        }
+        match self.inner.raft.leader_address() {
+            Some(a) if a != self.inner.raft_addr => Ok(Some(a)),
+            _ => Err(ServerError::NoLeader),
+        }
     }
 
     /// The eval broker.
@@ -202,6 +294,47 @@ impl Server {
         false
     }
 
+    /// `nomad operator snapshot save`: a consistent image of the whole
+    /// state (after a read barrier) and the index it was taken at.
+    pub async fn snapshot_save(&self) -> Result<(u64, Vec<u8>), ServerError> {
+        let idx = self.inner.raft.read_index().await?;
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.inner.reader.wait_applied(idx)).await;
+        let snap = self.inner.reader.snapshot();
+        let mut out = Vec::new();
+        snap.write_to(&mut out)
+            .map_err(|e| ServerError::Internal(format!("encoding the state: {e}")))?;
+        Ok((snap.applied_index(), out))
+    }
+
+    /// `nomad operator snapshot restore`: replaces the whole state with an
+    /// image from [`snapshot_save`](Self::snapshot_save), through Raft, so
+    /// every server restores it. A malformed image changes nothing.
+    pub async fn snapshot_restore(&self, image: &[u8]) -> Result<u64, ServerError> {
+        use base64::Engine as _;
+        nomad_state::StateSnapshot::check_image(image)
+            .map_err(|e| ServerError::BadRequest(format!("invalid snapshot: {e}")))?;
+        let cmd = Command::Restore(nomad_state::command::StateRestore {
+            image: base64::engine::general_purpose::STANDARD.encode(image),
+        });
+        // Work scheduled against the old state must not land in the new
+        // one: the broker is reset first (outstanding tokens die) and
+        // rebuilt from the restored state afterwards.
+        let leading = self.inner.broker.enabled();
+        if leading {
+            self.revoke_leadership();
+        }
+        let r = self.propose(cmd).await;
+        if leading && self.is_leader() {
+            self.establish_leadership().await;
+        }
+        let r = r?;
+        if let Some(e) = r.error {
+            return Err(ServerError::BadRequest(format!("invalid snapshot: {e}")));
+        }
+        tracing::info!(index = r.index, bytes = image.len(), "state restored from a snapshot");
+        Ok(r.index)
+    }
+
     /// Stops the subsystems and Raft.
     pub async fn shutdown(&self) {
         let _ = self.inner.shutdown.send(true);
@@ -224,22 +357,30 @@ impl Server {
         tracing::info!("server stopped");
     }
 
-    /// Proposes a log entry and waits for it to be applied; evaluations it
-    /// wrote are routed to the broker (pending) or the blocked set (blocked).
+    /// Proposes a log entry and waits for it to be applied. Evaluations it
+    /// wrote reach the leader's broker through [`route_applied_evals`],
+    /// whichever server proposed it.
     pub(crate) async fn propose(&self, cmd: Command) -> Result<ApplyResult, ServerError> {
         let kind = cmd.type_name();
         let (index, bytes) = self.inner.raft.propose(cmd.encode()).await?;
         let result = ApplyResult::decode(&bytes)
             .map_err(|e| ServerError::Internal(format!("{kind} at {index}: {e}")))?;
+        // This server's own evaluations are routed before the caller goes
+        // on (tests and `job run` expect them queued); the FSM hook would
+        // route them again, which the broker ignores.
         if !result.evals.is_empty() && self.inner.broker.enabled() {
-            let snap = self.inner.reader.snapshot();
-            for id in &result.evals {
-                if let Some(e) = snap.eval_by_id(id) {
-                    self.route_eval(Evaluation::clone(&e)).await;
-                }
-            }
+            self.route_eval_ids(&result.evals).await;
         }
         Ok(result)
+    }
+
+    async fn route_eval_ids(&self, ids: &[String]) {
+        let snap = self.inner.reader.snapshot();
+        for id in ids {
+            if let Some(e) = snap.eval_by_id(id) {
+                self.route_eval(Evaluation::clone(&e)).await;
+            }
+        }
     }
 
     pub(crate) fn route_eval<'a>(
@@ -368,6 +509,66 @@ impl Server {
     }
 }
 
+/// Every server's FSM reports the evaluations each entry wrote; on the
+/// leader they go to the broker or the blocked set (as Nomad's FSM does),
+/// so an evaluation created through a follower is scheduled too.
+/// After an operator's restore the leader rebuilds its broker and blocked
+/// set from the new state.
+async fn route_applied_evals(
+    server: Server,
+    mut rx: mpsc::UnboundedReceiver<crate::fsm::Applied>,
+) {
+    while let Some(a) = rx.recv().await {
+        match a {
+            crate::fsm::Applied::Evals(ids) => {
+                if server.inner.broker.enabled() {
+                    server.route_eval_ids(&ids).await;
+                }
+            }
+            crate::fsm::Applied::Restored => {
+                if server.inner.broker.enabled() {
+                    tracing::info!("state restored from a snapshot; reloading leader state");
+                    server.revoke_leadership();
+                    server.establish_leadership().await;
+                }
+            }
+        }
+    }
+}
+
+/// The Raft id: the one the data directory was created with, else the
+/// configured one, else a new random one (1 in dev mode).
+fn resolve_raft_id(config: &ServerConfig, dir: &std::path::Path) -> Result<u64, ServerError> {
+    let marker = dir.join(nomad_raft::MARKER_FILE);
+    if let Ok(text) = std::fs::read_to_string(&marker) {
+        let found = text
+            .lines()
+            .find_map(|l| l.strip_prefix("node_id="))
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        return match found {
+            Some(id) if config.raft_id == 0 || config.raft_id == id => Ok(id),
+            Some(id) => Err(ServerError::Internal(format!(
+                "{} belongs to raft id {id}, but raft id {} is configured",
+                dir.display(),
+                config.raft_id
+            ))),
+            None => Err(ServerError::Internal(format!(
+                "{} has no node_id line; the data directory is damaged",
+                marker.display()
+            ))),
+        };
+    }
+    if config.raft_id != 0 {
+        return Ok(config.raft_id);
+    }
+    if config.data_dir.is_none() {
+        return Ok(1);
+    }
+    // 63 random bits, never 0.
+    let r = (uuid::Uuid::new_v4().as_u128() as u64) >> 1;
+    Ok(r.max(1))
+}
+
 async fn leader_loop(server: Server) {
     let mut status = server.inner.raft.subscribe();
     let mut shutdown = server.inner.shutdown.subscribe();
@@ -405,7 +606,16 @@ async fn leader_loop(server: Server) {
 
 async fn plan_applier(server: Server, mut rx: mpsc::Receiver<PlanRequest>) {
     while let Some(req) = rx.recv().await {
-        let res = apply_one(&server, &req.plan).await;
+        let stale = !req.token.is_empty()
+            && server.inner.broker.outstanding(&req.plan.eval_id).as_deref() != Some(&req.token);
+        let res = if stale {
+            Err(ServerError::BadRequest(format!(
+                "plan for evaluation {} refused: the evaluation is no longer outstanding",
+                req.plan.eval_id
+            )))
+        } else {
+            apply_one(&server, &req.plan).await
+        };
         let _ = req.reply.send(res);
     }
 }

@@ -41,11 +41,14 @@ pub(crate) async fn worker_loop(server: Server, id: usize) {
         let snap = reader.snapshot();
         let srv = server.clone();
         let ev = eval.clone();
+        let token_for_planner = token.clone();
         let handle = Handle::current();
         let res = tokio::task::spawn_blocking(move || {
             let mut planner = WorkerPlanner {
                 server: srv,
                 handle,
+                eval_id: ev.id.clone(),
+                token: token_for_planner,
             };
             let opts = SchedulerOptions {
                 now: crate::now_nanos(),
@@ -80,10 +83,28 @@ pub(crate) async fn worker_loop(server: Server, id: usize) {
 struct WorkerPlanner {
     server: Server,
     handle: Handle,
+    eval_id: String,
+    token: String,
 }
 
 impl WorkerPlanner {
+    /// A worker's writes count only while its evaluation is still
+    /// outstanding with its token: after a leadership change or a restore
+    /// the broker was reset, and a late write would land in a state that no
+    /// longer expects it (Nomad checks the token the same way).
+    fn check_token(&self) -> Result<(), PlannerError> {
+        if self.server.inner.broker.outstanding(&self.eval_id).as_deref() == Some(&self.token) {
+            Ok(())
+        } else {
+            Err(PlannerError(format!(
+                "evaluation {} is no longer outstanding with this token",
+                self.eval_id
+            )))
+        }
+    }
+
     fn write_eval(&self, eval: &Evaluation) -> Result<(), PlannerError> {
+        self.check_token()?;
         let mut e = eval.clone();
         e.modify_time = crate::now_nanos();
         if e.create_time == 0 {
@@ -107,9 +128,11 @@ impl WorkerPlanner {
 
 impl Planner<StateSnapshot> for WorkerPlanner {
     fn submit_plan(&mut self, plan: &Plan) -> Result<Submission<StateSnapshot>, PlannerError> {
+        self.check_token()?;
         let (tx, rx) = oneshot::channel();
         let req = PlanRequest {
             plan: plan.clone(),
+            token: self.token.clone(),
             reply: tx,
         };
         let plan_tx = self.server.inner.plan_tx.clone();

@@ -86,6 +86,18 @@ pub enum Command {
     PeriodicLaunch(PeriodicLaunchUpdate),
     /// Mark a job version (un)stable.
     JobStability(JobStability),
+    /// Replace the whole state with an operator's snapshot image
+    /// (`nomad operator snapshot restore`).
+    Restore(StateRestore),
+}
+
+/// The body of [`Command::Restore`].
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct StateRestore {
+    /// The image written by [`StateSnapshot::write_to`](crate::StateSnapshot::write_to),
+    /// base64 (standard alphabet).
+    pub image: String,
 }
 
 impl Command {
@@ -115,6 +127,7 @@ impl Command {
             Command::SchedulerConfig(_) => "SchedulerConfig",
             Command::PeriodicLaunch(_) => "PeriodicLaunch",
             Command::JobStability(_) => "JobStability",
+            Command::Restore(_) => "Restore",
         }
     }
 

@@ -38,6 +38,12 @@ impl StateSnapshot {
         StateSnapshot { t: Arc::new(t) }
     }
 
+    /// Checks that `image` is a state image this version can read, without
+    /// keeping it.
+    pub fn check_image(image: &[u8]) -> Result<(), crate::RestoreError> {
+        crate::persist::read(image).map(|_| ())
+    }
+
     // ---- indexes ----
 
     /// Raft index of the last log entry applied (barriers included).

@@ -115,6 +115,9 @@ impl StateStore {
                 ..ApplyResult::default()
             };
         }
+        if let Command::Restore(r) = &cmd {
+            return self.apply_restore(index, r);
+        }
         let backup = self.tables.clone();
         let mut txn = Txn::new(&mut self.tables, index, self.config);
         match txn.apply(cmd) {
@@ -126,6 +129,43 @@ impl StateStore {
             Err(e) => {
                 drop(txn);
                 self.tables = backup;
+                self.tables.applied_index = index;
+                self.publish(TableSet::EMPTY);
+                ApplyResult {
+                    index,
+                    error: Some(e),
+                    ..ApplyResult::default()
+                }
+            }
+        }
+    }
+
+    /// `Command::Restore`: the image replaces every table; every table's
+    /// index becomes `index`, so blocking queries wake and indexes never go
+    /// backwards. A bad image changes nothing but the applied index.
+    fn apply_restore(&mut self, index: u64, r: &crate::command::StateRestore) -> ApplyResult {
+        use base64::Engine as _;
+        let restored = base64::engine::general_purpose::STANDARD
+            .decode(r.image.as_bytes())
+            .map_err(|e| ApplyError::Decode(format!("snapshot image: {e}")))
+            .and_then(|bytes| {
+                persist::read(bytes.as_slice())
+                    .map_err(|e| ApplyError::Decode(format!("snapshot image: {e}")))
+            });
+        match restored {
+            Ok(mut tables) => {
+                tables.applied_index = index;
+                for t in Table::ALL {
+                    tables.indexes.set(t, index);
+                }
+                self.tables = tables;
+                self.publish(Table::ALL.into_iter().collect());
+                ApplyResult {
+                    index,
+                    ..ApplyResult::default()
+                }
+            }
+            Err(e) => {
                 self.tables.applied_index = index;
                 self.publish(TableSet::EMPTY);
                 ApplyResult {

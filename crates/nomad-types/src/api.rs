@@ -476,3 +476,176 @@ pub struct StreamFrame {
     #[serde(skip_serializing_if = "String::is_empty")]
     pub file_event: String,
 }
+
+// ---- job actions: revert, stable, dispatch, periodic force, scale ----
+
+/// `PUT /v1/job/:id/revert`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct JobRevertRequest {
+    /// Job ID.
+    #[serde(rename = "JobID")]
+    pub job_id: String,
+    /// The version to go back to.
+    pub job_version: u64,
+    /// Only revert when the current version is this one.
+    pub enforce_prior_version: Option<u64>,
+    /// Namespace.
+    pub namespace: String,
+}
+
+/// `PUT /v1/job/:id/stable`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct JobStabilityRequest {
+    /// Job ID.
+    #[serde(rename = "JobID")]
+    pub job_id: String,
+    /// The version to mark.
+    pub job_version: u64,
+    /// Stable or not.
+    pub stable: bool,
+    /// Namespace.
+    pub namespace: String,
+}
+
+/// Response of `PUT /v1/job/:id/stable`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct JobStabilityResponse {
+    /// Raft index of the write.
+    pub index: u64,
+}
+
+/// `PUT /v1/job/:id/dispatch`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct JobDispatchRequest {
+    /// The parameterized job's ID.
+    #[serde(rename = "JobID")]
+    pub job_id: String,
+    /// The payload, base64 on the wire (as Go encodes `[]byte`).
+    pub payload: Option<String>,
+    /// Meta for the child job.
+    pub meta: BTreeMap<String, String>,
+    /// Prefix template for the child's ID.
+    pub id_prefix_template: String,
+    /// Idempotency token (`?idempotency_token=` also sets it).
+    pub idempotency_token: String,
+    /// Namespace.
+    pub namespace: String,
+}
+
+/// Response of `PUT /v1/job/:id/dispatch`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct JobDispatchResponse {
+    /// The child job's ID.
+    #[serde(rename = "DispatchedJobID")]
+    pub dispatched_job_id: String,
+    /// Its evaluation (empty for a child that needs none).
+    #[serde(rename = "EvalID")]
+    pub eval_id: String,
+    /// Index of the evaluation.
+    pub eval_create_index: u64,
+    /// Index of the child job.
+    pub job_create_index: u64,
+    /// Raft index of the write.
+    pub index: u64,
+}
+
+/// Response of `PUT /v1/job/:id/periodic/force`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct PeriodicForceResponse {
+    /// The launched child's evaluation.
+    #[serde(rename = "EvalID")]
+    pub eval_id: String,
+    /// Its index.
+    pub eval_create_index: u64,
+    /// Raft index of the write.
+    pub index: u64,
+}
+
+/// `PUT /v1/job/:id/scale`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct ScalingRequest {
+    /// The new count (absent: only record an event).
+    pub count: Option<i64>,
+    /// `Job`, `Group` and `Namespace`.
+    pub target: BTreeMap<String, String>,
+    /// Why.
+    pub message: String,
+    /// Whether this records an error.
+    pub error: bool,
+    /// Extra data for the event.
+    pub meta: Option<BTreeMap<String, Value>>,
+    /// Override a soft policy failure.
+    pub policy_override: bool,
+    /// Only scale when the job's modify index is this one (0: always).
+    pub job_modify_index: u64,
+    /// Namespace.
+    pub namespace: String,
+}
+
+/// One scaling event of a task group.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct ScalingEvent {
+    /// Unix nanoseconds.
+    pub time: u64,
+    /// The new count, if it changed.
+    pub count: Option<i64>,
+    /// The count before.
+    pub previous_count: i64,
+    /// Message.
+    pub message: String,
+    /// Whether this is an error event.
+    pub error: bool,
+    /// Extra data.
+    pub meta: Option<BTreeMap<String, Value>>,
+    /// Evaluation created by the change.
+    #[serde(rename = "EvalID")]
+    pub eval_id: Option<String>,
+    /// Raft index of the event.
+    pub create_index: u64,
+}
+
+/// Scale status of one task group.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct TaskGroupScaleStatus {
+    /// Desired count.
+    pub desired: i64,
+    /// Placed allocations.
+    pub placed: i64,
+    /// Running allocations.
+    pub running: i64,
+    /// Healthy allocations.
+    pub healthy: i64,
+    /// Unhealthy allocations.
+    pub unhealthy: i64,
+    /// Scaling events, newest first.
+    #[serde(with = "nullable")]
+    pub events: Vec<ScalingEvent>,
+}
+
+/// Response of `GET /v1/job/:id/scale`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct JobScaleStatusResponse {
+    /// Job ID.
+    #[serde(rename = "JobID")]
+    pub job_id: String,
+    /// Namespace.
+    pub namespace: String,
+    /// The job's create index.
+    pub job_create_index: u64,
+    /// The job's modify index.
+    pub job_modify_index: u64,
+    /// Whether the job is stopped.
+    pub job_stopped: bool,
+    /// Per task group.
+    pub task_groups: BTreeMap<String, TaskGroupScaleStatus>,
+}

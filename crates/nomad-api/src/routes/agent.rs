@@ -1,5 +1,6 @@
-//! `/v1/agent/*`, `/v1/status/*`, `/v1/regions`, `/v1/system/gc`,
-//! `/v1/operator/raft/configuration`, `/v1/metrics`.
+//! `/v1/agent/*` (including `join` and `force-leave`), `/v1/status/*`,
+//! `/v1/regions`, `/v1/system/gc`, `/v1/operator/raft/configuration`,
+//! `/v1/metrics`.
 
 use axum::http::StatusCode;
 use serde_json::json;
@@ -34,6 +35,53 @@ pub(crate) async fn health(api: &dyn ClusterApi, req: &Req) -> Result<Reply, Clu
         reply.status = StatusCode::INTERNAL_SERVER_ERROR;
     }
     Ok(reply)
+}
+
+/// `PUT /v1/agent/join?address=A&address=B`: `{"num_joined": N, "error": ""}`.
+/// As Nomad, a failed join is still a 200: `num_joined` 0 and the error's
+/// text; only a refusal to try at all (no server on this agent, no
+/// permission) is an error status.
+pub(crate) async fn join(api: &dyn ClusterApi, req: &Req) -> Result<Reply, ClusterError> {
+    require_write(req)?;
+    let addresses: Vec<String> = req
+        .params("address")
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    if addresses.is_empty() {
+        return Err(ClusterError::BadRequest("missing address to join".into()));
+    }
+    let (num_joined, error) = match api.agent_join(addresses).await {
+        Ok(n) => (n, String::new()),
+        Err(
+            e @ (ClusterError::NotImplemented(_)
+            | ClusterError::PermissionDenied
+            | ClusterError::InvalidMethod),
+        ) => return Err(e),
+        Err(e) => (0, e.to_string()),
+    };
+    Reply::json(
+        &json!({"num_joined": num_joined, "error": error}),
+        req.pretty(),
+    )
+}
+
+/// `PUT /v1/agent/force-leave?node=NAME[&prune=BOOL]`: an empty 200.
+/// `prune` is checked as Nomad checks it; the agent always removes the
+/// server from the member list and the Raft configuration.
+pub(crate) async fn force_leave(api: &dyn ClusterApi, req: &Req) -> Result<Reply, ClusterError> {
+    require_write(req)?;
+    let node = req
+        .param("node")
+        .ok_or_else(|| ClusterError::BadRequest("missing node to force leave".into()))?
+        .to_string();
+    if let Some(p) = req.param("prune") {
+        if crate::query::parse_go_bool(p).is_none() {
+            return Err(ClusterError::BadRequest("invalid prune value".into()));
+        }
+    }
+    api.agent_force_leave(node).await?;
+    Ok(Reply::empty())
 }
 
 pub(crate) async fn leader(api: &dyn ClusterApi, req: &Req) -> Result<Reply, ClusterError> {

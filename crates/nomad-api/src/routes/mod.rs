@@ -7,6 +7,7 @@ mod fs;
 mod jobs;
 mod nodes;
 mod objects;
+mod operator;
 
 use std::sync::Arc;
 
@@ -26,6 +27,10 @@ pub(crate) fn router(api: Api) -> axum::Router {
 /// Largest request body accepted (a job with big templates fits easily).
 const MAX_BODY: usize = 32 << 20;
 
+/// Largest snapshot accepted by `PUT /v1/operator/snapshot`: a whole state
+/// image, far bigger than any other request.
+const MAX_SNAPSHOT_BODY: usize = u32::MAX as usize;
+
 async fn handle(
     State(api): State<Api>,
     method: Method,
@@ -33,7 +38,12 @@ async fn handle(
     headers: HeaderMap,
     body: Body,
 ) -> Response<Body> {
-    let body = match axum::body::to_bytes(body, MAX_BODY).await {
+    let limit = if uri.path().trim_end_matches('/') == "/v1/operator/snapshot" {
+        MAX_SNAPSHOT_BODY
+    } else {
+        MAX_BODY
+    };
+    let body = match axum::body::to_bytes(body, limit).await {
         Ok(b) => b,
         Err(e) => {
             return error_response(&ClusterError::BadRequest(format!(
@@ -102,11 +112,15 @@ async fn dispatch(
         "/v1/agent/members" => agent::members(api, &req).await,
         "/v1/agent/servers" => agent::servers(api, &req).await,
         "/v1/agent/health" => agent::health(api, &req).await,
+        "/v1/agent/join" => agent::join(api, &req).await,
+        "/v1/agent/force-leave" => agent::force_leave(api, &req).await,
         "/v1/status/leader" => agent::leader(api, &req).await,
         "/v1/status/peers" => agent::peers(api, &req).await,
         "/v1/regions" => agent::regions(api, &req).await,
         "/v1/system/gc" => agent::system_gc(api, &req).await,
         "/v1/operator/raft/configuration" => agent::raft_configuration(api, &req).await,
+        "/v1/operator/raft/peer" => operator::raft_peer(api, &req).await,
+        "/v1/operator/snapshot" => operator::snapshot(api, &req).await,
         "/v1/metrics" => agent::metrics(api, &req).await,
         _ => Err(ClusterError::NotFound("404 page not found".into())),
     }

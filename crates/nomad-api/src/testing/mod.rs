@@ -8,9 +8,15 @@
 //! Seed it with [`InMemoryCluster::add_node`], [`InMemoryCluster::register_job`]
 //! and [`InMemoryCluster::set_alloc_client_status`]; serve it with
 //! [`crate::serve`] or [`InMemoryCluster::spawn`].
+//!
+//! Operator routes work too: `agent_join` adds the joined addresses as
+//! follower voters (see [`servers`]), `agent_force_leave` and
+//! `raft_remove_peer` take them out again, `snapshot_save` encodes the
+//! store and `snapshot_restore` replaces it with a decoded image.
 
 mod fixtures;
 mod sched;
+mod servers;
 
 use fixtures::{apply_error, uuid_v4};
 pub use fixtures::{enforce_index, now_nanos, test_node};
@@ -28,12 +34,12 @@ use nomad_state::command::{
 };
 use nomad_state::{ApplyResult, Command, StateReader, StateStore, StoreConfig};
 use nomad_types::api::{
-    AgentHealth, AgentHealthResponse, AgentMember, AgentSelf, AllocFileInfo, AllocStopRequest,
+    AgentHealth, AgentHealthResponse, AgentSelf, AllocFileInfo, AllocStopRequest,
     AllocStopResponse, DeploymentPauseRequest, DeploymentPromoteRequest, DeploymentUpdateResponse,
     JobDeregisterRequest, JobDeregisterResponse, JobEvaluateRequest, JobPlanRequest,
     JobRegisterRequest, JobRegisterResponse, NodeDrainUpdateResponse,
     NodeEligibilityUpdateResponse, NodeUpdateDrainRequest, NodeUpdateEligibilityRequest,
-    RaftConfiguration, RaftServer, ServerMembers,
+    RaftConfiguration, ServerMembers,
 };
 use nomad_types::consts::{deployment_status, eval_status, eval_trigger};
 use nomad_types::{
@@ -41,6 +47,7 @@ use nomad_types::{
 };
 
 use crate::cluster::{ByteStream, ClusterApi, ClusterError, LogsRequest, ReadMeta};
+use servers::Servers;
 
 /// The version the in-memory agent reports.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -56,6 +63,7 @@ pub struct InMemoryCluster {
     datacenter: String,
     node_name: String,
     logs: Mutex<BTreeMap<(String, String, String), Vec<u8>>>,
+    servers: Mutex<Servers>,
 }
 
 impl Default for InMemoryCluster {
@@ -79,6 +87,7 @@ impl InMemoryCluster {
             datacenter: "dc1".into(),
             node_name: "nomad-rs-test".into(),
             logs: Mutex::new(BTreeMap::new()),
+            servers: Mutex::new(Servers::new("nomad-rs-test.global")),
         }
     }
 
@@ -90,6 +99,27 @@ impl InMemoryCluster {
 
     fn lock(&self) -> MutexGuard<'_, StateStore> {
         self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn servers(&self) -> MutexGuard<'_, Servers> {
+        self.servers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Makes joins to `addr` (`host:port`, or the address exactly as it
+    /// will be passed) fail as a refused connection.
+    pub fn set_unreachable(&self, addr: &str) {
+        self.servers().unreachable.insert(addr.to_string());
+    }
+
+    /// The gossip addresses (`host:port`) of every server that joined and
+    /// has not left, the cluster's own excluded.
+    pub fn joined(&self) -> Vec<String> {
+        self.servers()
+            .list
+            .iter()
+            .filter(|s| !s.leader && s.status == "alive")
+            .map(|s| format!("{}:{}", s.host, s.serf_port))
+            .collect()
     }
 
     /// Applies one entry at the next index.
@@ -591,7 +621,15 @@ impl ClusterApi for InMemoryCluster {
                 ("applied_index", snap.applied_index().to_string()),
                 ("commit_index", snap.applied_index().to_string()),
                 ("state", "Leader".into()),
-                ("num_peers", "0".into()),
+                (
+                    "num_peers",
+                    self.servers()
+                        .list
+                        .iter()
+                        .filter(|s| s.in_raft && !s.leader)
+                        .count()
+                        .to_string(),
+                ),
             ]),
         );
         stats.insert(
@@ -616,37 +654,11 @@ impl ClusterApi for InMemoryCluster {
     }
 
     async fn members(&self) -> Result<ServerMembers, ClusterError> {
-        let mut tags = BTreeMap::new();
-        for (k, v) in [
-            ("region", self.region.as_str()),
-            ("dc", self.datacenter.as_str()),
-            ("build", VERSION),
-            ("port", "4647"),
-            ("role", "nomad"),
-            ("raft_vsn", "3"),
-            ("vsn", "1"),
-            ("mvn", "1"),
-            ("bootstrap", "1"),
-        ] {
-            tags.insert(k.to_string(), v.to_string());
-        }
         Ok(ServerMembers {
             server_name: self.node_name.clone(),
             server_region: self.region.clone(),
             server_dc: self.datacenter.clone(),
-            members: vec![AgentMember {
-                name: format!("{}.{}", self.node_name, self.region),
-                addr: "127.0.0.1".into(),
-                port: 4648,
-                tags,
-                status: "alive".into(),
-                protocol_min: 1,
-                protocol_max: 5,
-                protocol_cur: 2,
-                delegate_min: 2,
-                delegate_max: 5,
-                delegate_cur: 4,
-            }],
+            members: self.servers().members(&self.region, &self.datacenter),
         })
     }
 
@@ -669,21 +681,58 @@ impl ClusterApi for InMemoryCluster {
     }
 
     async fn peers(&self) -> Result<Vec<String>, ClusterError> {
-        Ok(vec!["127.0.0.1:4647".into()])
+        Ok(self
+            .servers()
+            .raft_servers()
+            .into_iter()
+            .map(|s| s.address)
+            .collect())
     }
 
     async fn raft_configuration(&self) -> Result<RaftConfiguration, ClusterError> {
         Ok(RaftConfiguration {
-            servers: vec![RaftServer {
-                id: "1".into(),
-                node: format!("{}.{}", self.node_name, self.region),
-                address: "127.0.0.1:4647".into(),
-                leader: true,
-                voter: true,
-                raft_protocol: "3".into(),
-            }],
+            servers: self.servers().raft_servers(),
             index: self.reader.snapshot().applied_index(),
         })
+    }
+
+    async fn agent_join(&self, addresses: Vec<String>) -> Result<usize, ClusterError> {
+        let region = self.region.clone();
+        self.servers().join(&addresses, &region, || self.new_id())
+    }
+
+    async fn agent_force_leave(&self, node: String) -> Result<(), ClusterError> {
+        self.servers().force_leave(&node, &self.region);
+        Ok(())
+    }
+
+    async fn raft_remove_peer(
+        &self,
+        id: Option<String>,
+        address: Option<String>,
+    ) -> Result<(), ClusterError> {
+        if id.is_some() && address.is_some() {
+            return Err(ClusterError::BadRequest(
+                "Must specify only one of ?id or ?address".into(),
+            ));
+        }
+        self.servers()
+            .remove_peer(id.as_deref(), address.as_deref())
+    }
+
+    async fn snapshot_save(&self) -> Result<(u64, Vec<u8>), ClusterError> {
+        let store = self.lock();
+        let mut image = Vec::new();
+        store
+            .write_snapshot(&mut image)
+            .map_err(|e| ClusterError::Internal(format!("encoding the snapshot: {e}")))?;
+        Ok((store.applied_index(), image))
+    }
+
+    async fn snapshot_restore(&self, image: Vec<u8>) -> Result<(), ClusterError> {
+        self.lock()
+            .restore_from(image.as_slice())
+            .map_err(|e| ClusterError::BadRequest(format!("restoring the snapshot: {e}")))
     }
 
     async fn alloc_logs(&self, req: LogsRequest) -> Result<ByteStream, ClusterError> {

@@ -10,5 +10,8 @@ pub mod monitor;
 pub mod node;
 pub mod operator;
 pub mod plan;
+pub mod raft;
+pub mod servers;
+pub mod snapshot;
 pub mod status;
 pub mod version;

@@ -17,7 +17,7 @@ use raft::eraftpb::Message;
 use crate::error::RaftError;
 use crate::node::Event;
 
-pub use tcp::{TcpOptions, TcpTransport};
+pub use tcp::{RaftAcceptor, TcpOptions, TcpTransport};
 pub use wire::{decode_frame, encode_frame, Frame, FrameError, WIRE_VERSION};
 
 /// Carries Raft messages between servers.

@@ -38,6 +38,11 @@ pub struct TcpOptions {
     /// Address announced to peers (defaults to the bound address; set it when binding a
     /// wildcard address).
     pub advertise: Option<String>,
+    /// A byte written before the hello on every outbound connection, for a listener that
+    /// serves several protocols on one port (Nomad's RPC port carries Raft after the byte
+    /// `0x02`). Inbound connections of such a listener arrive through a [`RaftAcceptor`],
+    /// the byte already read.
+    pub connect_prefix: Option<u8>,
 }
 
 impl Default for TcpOptions {
@@ -51,6 +56,7 @@ impl Default for TcpOptions {
             handshake_timeout: Duration::from_secs(5),
             max_inbound: 256,
             advertise: None,
+            connect_prefix: None,
         }
     }
 }
@@ -76,6 +82,8 @@ pub struct TcpTransport {
     rt: Handle,
     local_addr: SocketAddr,
     listener: Option<TcpListener>,
+    /// Set instead of `listener` by [`TcpTransport::unbound`].
+    external: Option<RaftAcceptor>,
     accept: Option<JoinHandle<()>>,
     inbox: Option<Inbox>,
     peers: HashMap<u64, Peer>,
@@ -114,11 +122,53 @@ impl TcpTransport {
             rt: Handle::current(),
             local_addr,
             listener: Some(listener),
+            external: None,
             accept: None,
             inbox: None,
             peers: HashMap::new(),
             book: BTreeMap::new(),
         })
+    }
+
+    /// A transport without a listener of its own: another server (one that multiplexes a
+    /// port) hands inbound Raft connections to the returned [`RaftAcceptor`]. `advertise`
+    /// is the address peers dial (that listener's), also reported by [`local_addr`].
+    ///
+    /// [`local_addr`]: TcpTransport::local_addr
+    pub fn unbound(
+        id: u64,
+        cluster_id: &str,
+        advertise: SocketAddr,
+        mut opts: TcpOptions,
+    ) -> (TcpTransport, RaftAcceptor) {
+        let adv = opts
+            .advertise
+            .get_or_insert_with(|| advertise.to_string())
+            .clone();
+        let shared = Arc::new(Shared {
+            id,
+            cluster: cluster_id.to_string(),
+            advertise: adv,
+            learned: Mutex::new(HashMap::new()),
+            opts,
+        });
+        let acceptor = RaftAcceptor {
+            limit: Arc::new(Semaphore::new(shared.opts.max_inbound)),
+            shared: shared.clone(),
+            inbox: Arc::new(std::sync::OnceLock::new()),
+        };
+        let t = TcpTransport {
+            shared,
+            rt: Handle::current(),
+            local_addr: advertise,
+            listener: None,
+            external: Some(acceptor.clone()),
+            accept: None,
+            inbox: None,
+            peers: HashMap::new(),
+            book: BTreeMap::new(),
+        };
+        (t, acceptor)
     }
 
     /// The bound address.
@@ -163,6 +213,13 @@ impl TcpTransport {
 
 impl Transport for TcpTransport {
     fn start(&mut self, inbox: Inbox) -> Result<(), RaftError> {
+        if let Some(ext) = &self.external {
+            self.inbox = Some(inbox.clone());
+            return ext
+                .inbox
+                .set(inbox)
+                .map_err(|_| RaftError::Transport("transport already started".into()));
+        }
         let listener = self
             .listener
             .take()
@@ -230,6 +287,45 @@ impl Transport for TcpTransport {
 impl Drop for TcpTransport {
     fn drop(&mut self) {
         self.shutdown();
+    }
+}
+
+/// Serves inbound Raft connections accepted by someone else's listener (see
+/// [`TcpTransport::unbound`]). Cheap to clone.
+#[derive(Clone)]
+pub struct RaftAcceptor {
+    shared: Arc<Shared>,
+    inbox: Arc<std::sync::OnceLock<Inbox>>,
+    limit: Arc<Semaphore>,
+}
+
+impl std::fmt::Debug for RaftAcceptor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RaftAcceptor")
+            .field("node", &self.shared.id)
+            .finish()
+    }
+}
+
+impl RaftAcceptor {
+    /// Reads Raft frames (hello first) from `stream` on a task of its own until it closes.
+    /// Dropped when the node has not started yet or too many connections are open.
+    pub fn accept(&self, stream: TcpStream) {
+        let Some(inbox) = self.inbox.get().cloned() else {
+            tracing::debug!(node = self.shared.id, "raft connection before the node started; closing");
+            return;
+        };
+        let Ok(permit) = self.limit.clone().try_acquire_owned() else {
+            tracing::warn!(node = self.shared.id, "too many inbound raft connections; closing");
+            return;
+        };
+        let shared = self.shared.clone();
+        tokio::spawn(async move {
+            if let Err(e) = serve_inbound(stream, &shared, &inbox).await {
+                tracing::debug!(node = shared.id, error = %e, "inbound raft connection closed");
+            }
+            drop(permit);
+        });
     }
 }
 
@@ -393,6 +489,11 @@ async fn peer_sender(
             };
         let _ = stream.set_nodelay(true);
         let (mut rd, mut wr) = stream.into_split();
+        if let Some(b) = opts.connect_prefix {
+            if wr.write_all(&[b]).await.is_err() {
+                continue;
+            }
+        }
         if wr.write_all(&hello).await.is_err() {
             continue;
         }

@@ -174,6 +174,10 @@ impl<'a> Txn<'a> {
             Command::JobStability(c) => {
                 self.update_job_stability(&c.namespace, &c.job_id, c.job_version, c.stable)
             }
+            // Handled by the store before a transaction is opened.
+            Command::Restore(_) => Err(ApplyError::Decode(
+                "a restore cannot be applied inside a transaction".into(),
+            )),
         }
     }
 
