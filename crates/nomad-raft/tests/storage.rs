@@ -277,3 +277,36 @@ fn data_dir_of_another_node_or_cluster_is_refused() {
     let _held = RocksStorage::open(dir.path(), 1, "east").expect("open");
     assert!(RocksStorage::open(dir.path(), 1, "east").is_err());
 }
+
+#[test]
+fn a_corrupted_write_ahead_log_is_refused_not_truncated() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut st = RocksStorage::open(dir.path(), 1, "global").expect("create");
+    for i in 1..=50u64 {
+        st.persist(None, &[entry(i, 1, &"x".repeat(200))], Some(&hs(1, 1, i)), true)
+            .expect("persist");
+    }
+    drop(st);
+    // Flip bytes in the middle of the write-ahead log: records after them were
+    // synced and acknowledged, so dropping them silently would lose writes.
+    let wal = fs::read_dir(dir.path())
+        .expect("ls")
+        .map(|e| e.expect("entry").path())
+        .find(|p| p.extension().is_some_and(|x| x == "log"))
+        .expect("a .log file");
+    let mut bytes = fs::read(&wal).expect("read wal");
+    assert!(bytes.len() > 4000, "wal too small: {}", bytes.len());
+    let mid = bytes.len() / 2;
+    for b in &mut bytes[mid..mid + 64] {
+        *b ^= 0xA5;
+    }
+    fs::write(&wal, &bytes).expect("write wal");
+    let err = RocksStorage::open(dir.path(), 1, "global")
+        .err()
+        .expect("a corrupted log must not open");
+    assert!(
+        matches!(err, StorageError::Rocks { .. } | StorageError::Corrupt { .. }),
+        "{err:?}"
+    );
+    assert_eq!(fs::read(&wal).expect("read"), bytes, "the log is left as it was");
+}

@@ -127,6 +127,13 @@ impl RocksStorage {
         opts.create_if_missing(fresh);
         opts.set_keep_log_file_num(4);
         opts.set_max_log_file_size(8 << 20);
+        // RocksDB's default (point-in-time recovery) stops replaying the
+        // write-ahead log at the first bad record and opens anyway, which
+        // would silently drop synced, acknowledged entries after it. Only an
+        // incomplete last record (a write cut short) is tolerated; any other
+        // corruption refuses to open.
+        opts.set_wal_recovery_mode(rocksdb::DBRecoveryMode::TolerateCorruptedTailRecords);
+        opts.set_paranoid_checks(true);
         let db = DB::open(&opts, dir).map_err(|source| StorageError::Rocks {
             path: dir.to_path_buf(),
             source,
