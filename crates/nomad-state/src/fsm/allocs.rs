@@ -119,6 +119,17 @@ impl Txn<'_> {
         let plan_job = p.job.as_ref().map(|j| self.intern_job(j));
         let mut seen: Vec<(Arc<Job>, Arc<Job>)> = Vec::new();
         let mut updated = p.allocs_updated;
+        // The placements of a group usually have equal resources; the
+        // scheduler shares one copy, but the log entry's decoding made one
+        // per allocation. Share them again (a few distinct values per plan).
+        let mut allocated = Vec::new();
+        let mut legacy = Vec::new();
+        let mut shared = Vec::new();
+        for a in &mut updated {
+            share_equal(&mut a.allocated_resources, &mut allocated);
+            share_equal(&mut a.resources, &mut legacy);
+            share_equal(&mut a.shared_resources, &mut shared);
+        }
         for a in &mut updated {
             match &a.job {
                 Some(j) => {
@@ -434,5 +445,39 @@ impl Txn<'_> {
         }
         self.touch(Table::JobSummary);
         Ok(())
+    }
+}
+
+/// Replaces `slot` with an earlier equal value from `seen` (or records it):
+/// equal values end up as one shared allocation. `seen` stays small (at
+/// most 8 distinct values are remembered).
+fn share_equal<T: PartialEq>(slot: &mut Option<Arc<T>>, seen: &mut Vec<Arc<T>>) {
+    let Some(v) = slot else { return };
+    if let Some(s) = seen.iter().find(|s| Arc::ptr_eq(s, v) || ***s == **v) {
+        *v = Arc::clone(s);
+    } else if seen.len() < 8 {
+        seen.push(Arc::clone(v));
+    }
+}
+
+#[cfg(test)]
+mod share_tests {
+    use super::*;
+
+    #[test]
+    fn equal_values_end_up_shared_and_different_ones_do_not() {
+        let mut seen = Vec::new();
+        let mut a = Some(Arc::new(vec![1, 2]));
+        let mut b = Some(Arc::new(vec![1, 2]));
+        let mut c = Some(Arc::new(vec![3]));
+        let mut none: Option<Arc<Vec<i32>>> = None;
+        for slot in [&mut a, &mut b, &mut c, &mut none] {
+            share_equal(slot, &mut seen);
+        }
+        let (a, b, c) = (a.unwrap(), b.unwrap(), c.unwrap());
+        assert!(Arc::ptr_eq(&a, &b));
+        assert!(!Arc::ptr_eq(&a, &c));
+        assert_eq!(*c, vec![3]);
+        assert!(none.is_none());
     }
 }
