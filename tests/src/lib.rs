@@ -92,6 +92,20 @@ pub struct DevAgent {
 }
 
 impl DevAgent {
+    /// Polls `f` every 250 ms until it holds; after `secs` seconds fails the
+    /// test with `what` and the agent's output.
+    pub fn wait_for(&self, what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        while !f() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting for {what}; agent log:\n{}",
+                self.logs()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(250));
+        }
+    }
+
     /// Starts `nomad agent -dev` with its config and logs in `dir` and waits
     /// until its HTTP API answers (up to 20 s).
     pub fn start(dir: &Path) -> DevAgent {
@@ -166,6 +180,12 @@ impl DevAgent {
                 .unwrap_or_default()
         };
         format!("{}\n{}", read("out"), read("err"))
+    }
+
+    /// Kills the agent with SIGKILL (no shutdown at all) and reaps it.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// Interrupts the agent and waits for it to exit (up to 10 s); its exit code.

@@ -1,8 +1,6 @@
 //! `nomad agent -dev` end to end: one node, a raw_exec service job with two
 //! allocations running, `nomad status`, then a graceful stop.
 
-use std::time::{Duration, Instant};
-
 use nomad_e2e::{nomad_at, DevAgent};
 
 const JOB: &str = r#"
@@ -26,18 +24,6 @@ job "sleeper" {
 }
 "#;
 
-fn wait_for(what: &str, agent: &DevAgent, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !f() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}; agent log:\n{}",
-            agent.logs()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 #[test]
 fn dev_agent_runs_a_job() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -45,7 +31,7 @@ fn dev_agent_runs_a_job() {
     let addr = agent.addr.clone();
 
     // One ready node.
-    wait_for("a ready node", &agent, || {
+    agent.wait_for("a ready node", 30, || {
         let r = nomad_at(dir.path(), &addr, &["node", "status"]);
         r.code == 0
             && r.stdout
@@ -69,7 +55,7 @@ fn dev_agent_runs_a_job() {
         agent.logs()
     );
 
-    wait_for("two running allocations", &agent, || {
+    agent.wait_for("two running allocations", 30, || {
         let r = nomad_at(dir.path(), &addr, &["status", "sleeper"]);
         let running = r
             .stdout
@@ -89,7 +75,7 @@ fn dev_agent_runs_a_job() {
     // Stop the job (its tasks end), then the agent.
     let stop = nomad_at(dir.path(), &addr, &["job", "stop", "-detach", "sleeper"]);
     assert_eq!(stop.code, 0, "{stop:?}");
-    wait_for("allocations to stop", &agent, || {
+    agent.wait_for("allocations to stop", 30, || {
         let r = nomad_at(dir.path(), &addr, &["status", "sleeper"]);
         r.stdout
             .lines()

@@ -65,7 +65,8 @@ fn logs(dir: &Path, servers: &[Srv]) -> String {
     servers
         .iter()
         .map(|s| {
-            let text = std::fs::read_to_string(dir.join(format!("{}.log", s.name))).unwrap_or_default();
+            let text =
+                std::fs::read_to_string(dir.join(format!("{}.log", s.name))).unwrap_or_default();
             let tail: Vec<&str> = text.lines().rev().take(40).collect();
             let tail: Vec<&str> = tail.into_iter().rev().collect();
             format!("--- {} ---\n{}", s.name, tail.join("\n"))
@@ -220,12 +221,18 @@ fn kill_9_the_leader_loses_nothing_acknowledged() {
             n += 1;
             acked.extend(write(&servers, n).await);
         }
-        assert!(acked.len() > 10, "too few writes acknowledged: {}", acked.len());
+        assert!(
+            acked.len() > 10,
+            "too few writes acknowledged: {}",
+            acked.len()
+        );
         servers[li].kill9();
         let killed_at = Instant::now();
         let mut recovered = None;
         let until = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < until && (recovered.is_none() || killed_at.elapsed() < Duration::from_secs(3)) {
+        while Instant::now() < until
+            && (recovered.is_none() || killed_at.elapsed() < Duration::from_secs(3))
+        {
             n += 1;
             if let Some(id) = write(&servers, n).await {
                 recovered.get_or_insert(killed_at.elapsed());
@@ -233,7 +240,10 @@ fn kill_9_the_leader_loses_nothing_acknowledged() {
             }
         }
         let recovered = recovered.unwrap_or_else(|| {
-            panic!("no write accepted after the leader died\n{}", logs(d, &servers))
+            panic!(
+                "no write accepted after the leader died\n{}",
+                logs(d, &servers)
+            )
         });
         eprintln!(
             "leader {} killed; writes accepted again after {} ms; {} writes acknowledged",
@@ -244,7 +254,11 @@ fn kill_9_the_leader_loses_nothing_acknowledged() {
         for s in servers.iter().filter(|s| s.child.is_some()) {
             let ids = job_ids(&s.url()).await.expect("list jobs");
             let missing: Vec<_> = acked.difference(&ids).collect();
-            assert!(missing.is_empty(), "{} lost acknowledged writes: {missing:?}", s.name);
+            assert!(
+                missing.is_empty(),
+                "{} lost acknowledged writes: {missing:?}",
+                s.name
+            );
         }
 
         // The killed server comes back on its data dir.
@@ -256,7 +270,11 @@ fn kill_9_the_leader_loses_nothing_acknowledged() {
                     break;
                 }
             }
-            assert!(Instant::now() < deadline, "restarted server did not catch up\n{}", logs(d, &servers));
+            assert!(
+                Instant::now() < deadline,
+                "restarted server did not catch up\n{}",
+                logs(d, &servers)
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
 
@@ -286,7 +304,11 @@ fn kill_9_the_leader_loses_nothing_acknowledged() {
         }
         for s in &servers {
             let ids = job_ids(&s.url()).await.expect("list jobs");
-            assert!(acked.is_subset(&ids), "{} lost writes across the full restart", s.name);
+            assert!(
+                acked.is_subset(&ids),
+                "{} lost writes across the full restart",
+                s.name
+            );
         }
     });
 }

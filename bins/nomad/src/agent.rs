@@ -136,13 +136,17 @@ async fn run_async(cfg: AgentConfig) -> anyhow::Result<()> {
         cc.node_class = cfg.node_class.clone();
         cc.meta = cfg.meta.clone();
         for (plugin, pc) in &cfg.plugins {
-            if plugin == "raw_exec" || plugin == "exec" {
+            if plugin == "raw_exec" || plugin == "exec" || plugin == "docker" {
                 cc.drivers.insert(plugin.clone(), pc.clone());
             }
         }
-        cc.drivers
-            .entry("exec".into())
-            .or_insert_with(serde_json_empty);
+        // exec and docker are loaded by default, as in Nomad; docker reports
+        // itself undetected when no daemon answers.
+        for name in ["exec", "docker"] {
+            cc.drivers
+                .entry(name.into())
+                .or_insert_with(serde_json_empty);
+        }
         let api: Arc<dyn nomad_client::ServerApi> = match &server {
             Some(s) => Arc::new(LocalServer(s.0.clone())),
             None => Arc::new(RemoteServer(RpcClient::new(cfg.servers.clone()))),
@@ -247,6 +251,12 @@ async fn start_server(
     }
     if cfg.num_schedulers > 0 {
         sc.num_schedulers = cfg.num_schedulers;
+    }
+    if let Some(d) = cfg.heartbeat_grace {
+        sc.heartbeat_grace = d;
+    }
+    if let Some(d) = cfg.min_heartbeat_ttl {
+        sc.min_heartbeat_ttl = d;
     }
     let server = Server::start(sc).await.context("starting the server")?;
     if cfg.bootstrap_expect <= 1 && !server.wait_for_leadership(Duration::from_secs(10)).await {

@@ -18,7 +18,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-pub use routes::{JoinResponse, LogStream};
+pub use routes::{Dispatch, JoinResponse, LogStream};
 
 /// Default agent address.
 pub const DEFAULT_ADDRESS: &str = "http://127.0.0.1:4646";
@@ -304,7 +304,19 @@ impl Client {
         body: Option<&B>,
         params: &[(String, String)],
     ) -> Result<T, Error> {
-        let mut p = self.base_params("");
+        self.put_in(path, body, "", params).await
+    }
+
+    /// `PUT path` in a namespace (empty: the client's), with a JSON body
+    /// (or none).
+    pub async fn put_in<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: Option<&B>,
+        namespace: &str,
+        params: &[(String, String)],
+    ) -> Result<T, Error> {
+        let mut p = self.base_params(namespace);
         p.extend(params.iter().cloned());
         let mut rb = self.request(reqwest::Method::PUT, path, &p);
         if let Some(b) = body {

@@ -1,11 +1,15 @@
 //! One method per `/v1` route.
 
+use std::collections::BTreeMap;
+
 use nomad_types::api::{
     AgentHealthResponse, AgentSelf, AllocStopResponse, DeploymentPauseRequest,
-    DeploymentPromoteRequest, DeploymentUpdateResponse, JobDeregisterResponse, JobPlanRequest,
-    JobRegisterRequest, JobRegisterResponse, JobValidateRequest, JobValidateResponse,
-    JobVersionsResponse, JobsParseRequest, NodeDrainUpdateResponse, NodeEligibilityUpdateResponse,
-    NodeUpdateDrainRequest, NodeUpdateEligibilityRequest, RaftConfiguration, ServerMembers,
+    DeploymentPromoteRequest, DeploymentUpdateResponse, JobDeregisterResponse, JobDispatchRequest,
+    JobDispatchResponse, JobPlanRequest, JobRegisterRequest, JobRegisterResponse, JobRevertRequest,
+    JobScaleStatusResponse, JobStabilityRequest, JobStabilityResponse, JobValidateRequest,
+    JobValidateResponse, JobVersionsResponse, JobsParseRequest, NodeDrainUpdateResponse,
+    NodeEligibilityUpdateResponse, NodeUpdateDrainRequest, NodeUpdateEligibilityRequest,
+    PeriodicForceResponse, RaftConfiguration, ScalingRequest, ServerMembers,
 };
 use nomad_types::{
     Allocation, AllocationListStub, Deployment, Evaluation, Job, JobListStub, JobPlanResponse,
@@ -29,6 +33,23 @@ pub struct JoinResponse {
     pub num_joined: usize,
     /// The join error's text; empty on success.
     pub error: String,
+}
+
+/// What [`Client::job_dispatch`] sends.
+#[derive(Debug, Clone, Default)]
+pub struct Dispatch<'a> {
+    /// The parameterized job.
+    pub job_id: &'a str,
+    /// Its namespace (empty: the client's).
+    pub namespace: &'a str,
+    /// Meta merged into the child.
+    pub meta: BTreeMap<String, String>,
+    /// The payload (empty: none).
+    pub payload: &'a [u8],
+    /// `-id-prefix-template`.
+    pub id_prefix_template: &'a str,
+    /// `-idempotency-token`.
+    pub idempotency_token: &'a str,
 }
 
 /// A streaming response body (logs, file contents).
@@ -166,6 +187,128 @@ impl Client {
     /// `PUT /v1/job/:id/evaluate`.
     pub async fn job_evaluate(&self, id: &str) -> Result<JobRegisterResponse, Error> {
         self.put::<(), _>(&format!("/v1/job/{}/evaluate", escape_path(id)), None, &[])
+            .await
+    }
+
+    /// `PUT /v1/job/:id/revert`: registers `version` again as a new
+    /// version. With `enforce_prior_version`, only when the current
+    /// version is that one.
+    pub async fn job_revert(
+        &self,
+        id: &str,
+        version: u64,
+        enforce_prior_version: Option<u64>,
+        namespace: &str,
+    ) -> Result<JobRegisterResponse, Error> {
+        let req = JobRevertRequest {
+            job_id: id.to_string(),
+            job_version: version,
+            enforce_prior_version,
+            namespace: namespace.to_string(),
+        };
+        self.put_in(
+            &format!("/v1/job/{}/revert", escape_path(id)),
+            Some(&req),
+            namespace,
+            &[],
+        )
+        .await
+    }
+
+    /// `PUT /v1/job/:id/stable`: marks a version (un)stable.
+    pub async fn job_stable(
+        &self,
+        id: &str,
+        version: u64,
+        stable: bool,
+        namespace: &str,
+    ) -> Result<JobStabilityResponse, Error> {
+        let req = JobStabilityRequest {
+            job_id: id.to_string(),
+            job_version: version,
+            stable,
+            namespace: namespace.to_string(),
+        };
+        self.put_in(
+            &format!("/v1/job/{}/stable", escape_path(id)),
+            Some(&req),
+            namespace,
+            &[],
+        )
+        .await
+    }
+
+    /// `PUT /v1/job/:id/dispatch[?idempotency_token=…]`: a child of a
+    /// parameterized job; the payload travels base64-encoded.
+    pub async fn job_dispatch(&self, d: &Dispatch<'_>) -> Result<JobDispatchResponse, Error> {
+        use base64::Engine;
+        let req = JobDispatchRequest {
+            job_id: d.job_id.to_string(),
+            payload: (!d.payload.is_empty())
+                .then(|| base64::engine::general_purpose::STANDARD.encode(d.payload)),
+            meta: d.meta.clone(),
+            id_prefix_template: d.id_prefix_template.to_string(),
+            ..JobDispatchRequest::default()
+        };
+        let mut params = Vec::new();
+        if !d.idempotency_token.is_empty() {
+            params.push(kv("idempotency_token", d.idempotency_token));
+        }
+        self.put_in(
+            &format!("/v1/job/{}/dispatch", escape_path(d.job_id)),
+            Some(&req),
+            d.namespace,
+            &params,
+        )
+        .await
+    }
+
+    /// `PUT /v1/job/:id/periodic/force`: launches a periodic job now.
+    pub async fn job_periodic_force(
+        &self,
+        id: &str,
+        namespace: &str,
+    ) -> Result<PeriodicForceResponse, Error> {
+        self.put_in::<(), _>(
+            &format!("/v1/job/{}/periodic/force", escape_path(id)),
+            None,
+            namespace,
+            &[],
+        )
+        .await
+    }
+
+    /// `PUT /v1/job/:id/scale`: sets a group's count (or, without one,
+    /// records an event).
+    pub async fn job_scale(
+        &self,
+        id: &str,
+        group: &str,
+        count: Option<i64>,
+        message: &str,
+        namespace: &str,
+    ) -> Result<JobRegisterResponse, Error> {
+        let req = ScalingRequest {
+            count,
+            target: [("Job", id), ("Group", group)]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            message: message.to_string(),
+            ..ScalingRequest::default()
+        };
+        self.put_in(
+            &format!("/v1/job/{}/scale", escape_path(id)),
+            Some(&req),
+            namespace,
+            &[],
+        )
+        .await
+    }
+
+    /// `GET /v1/job/:id/scale`: counts and scaling events per group.
+    pub async fn job_scale_status(&self, id: &str, q: &QueryOptions) -> R<JobScaleStatusResponse> {
+        self.get(&format!("/v1/job/{}/scale", escape_path(id)), q)
             .await
     }
 

@@ -1,8 +1,8 @@
 //! The command tree and dispatch.
 
 use crate::commands::{
-    alloc, deployment, eval, job, jobops, node, operator, plan, raft, servers, snapshot, status,
-    version,
+    alloc, deployment, eval, job, job_actions, job_history, jobops, node, node_drain, operator,
+    plan, raft, servers, snapshot, status, version,
 };
 use crate::ctx::GlobalArgs;
 use crate::Io;
@@ -130,12 +130,38 @@ enum JobCommand {
     Allocs(jobops::AllocsArgs),
     /// Check a job specification for errors.
     Validate(job::ValidateArgs),
+    /// Display all tracked versions of a job.
+    History(job_history::HistoryArgs),
+    /// Revert to a prior version of the job.
+    Revert(job_history::RevertArgs),
+    /// Dispatch an instance of a parameterized job.
+    Dispatch(job_actions::DispatchArgs),
+    /// Interact with periodic jobs.
+    Periodic {
+        #[command(subcommand)]
+        command: PeriodicCommand,
+    },
+    /// Change the count of a job group.
+    Scale(job_actions::ScaleArgs),
+    /// Display the most recent scaling events of a job.
+    #[command(name = "scaling-events")]
+    ScalingEvents(job_actions::ScalingEventsArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum PeriodicCommand {
+    /// Force the launch of a periodic job.
+    Force(job_actions::PeriodicForceArgs),
 }
 
 #[derive(Debug, Subcommand)]
 enum NodeCommand {
     /// Display the status of nodes.
     Status(node::NodeStatusArgs),
+    /// Toggle drain mode on a node.
+    Drain(node_drain::DrainArgs),
+    /// Toggle a node's scheduling eligibility.
+    Eligibility(node_drain::EligibilityArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -200,6 +226,14 @@ enum DeploymentCommand {
     List(deployment::DeploymentListArgs),
     /// Display a deployment.
     Status(deployment::DeploymentStatusArgs),
+    /// Promote a deployment's canaries.
+    Promote(deployment::DeploymentPromoteArgs),
+    /// Manually fail a deployment.
+    Fail(deployment::DeploymentActionArgs),
+    /// Pause a deployment.
+    Pause(deployment::DeploymentPauseArgs),
+    /// Resume a paused deployment.
+    Resume(deployment::DeploymentActionArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -220,6 +254,19 @@ const SUBCOMMANDS: &[&str] = &[
     "inspect",
     "allocs",
     "validate",
+    "history",
+    "revert",
+    "dispatch",
+    "periodic",
+    "force",
+    "scale",
+    "scaling-events",
+    "drain",
+    "eligibility",
+    "promote",
+    "fail",
+    "pause",
+    "resume",
     "node",
     "server",
     "members",
@@ -284,11 +331,25 @@ pub fn run(args: impl IntoIterator<Item = OsString>, io: &mut Io<'_>) -> i32 {
             JobCommand::Inspect(a) => jobops::inspect(a, g, io),
             JobCommand::Allocs(a) => jobops::allocs(a, g, io),
             JobCommand::Validate(a) => job::validate(a, io),
+            JobCommand::History(a) => job_history::history(a, g, io),
+            JobCommand::Revert(a) => job_history::revert(a, g, io),
+            JobCommand::Dispatch(a) => job_actions::dispatch(a, g, io),
+            JobCommand::Periodic {
+                command: PeriodicCommand::Force(a),
+            } => job_actions::periodic_force(a, g, io),
+            JobCommand::Scale(a) => job_actions::scale(a, g, io),
+            JobCommand::ScalingEvents(a) => job_actions::scaling_events(a, g, io),
         },
         Some(Command::Node {
             command: NodeCommand::Status(a),
         })
         | Some(Command::NodeStatus(a)) => node::status(a, g, io),
+        Some(Command::Node {
+            command: NodeCommand::Drain(a),
+        }) => node_drain::drain(a, g, io),
+        Some(Command::Node {
+            command: NodeCommand::Eligibility(a),
+        }) => node_drain::eligibility(a, g, io),
         Some(Command::Server {
             command: ServerCommand::Members(a),
         })
@@ -329,6 +390,10 @@ pub fn run(args: impl IntoIterator<Item = OsString>, io: &mut Io<'_>) -> i32 {
         Some(Command::Deployment { command }) => match command {
             DeploymentCommand::List(a) => deployment::list(a, g, io),
             DeploymentCommand::Status(a) => deployment::status(a, g, io),
+            DeploymentCommand::Promote(a) => deployment::promote(a, g, io),
+            DeploymentCommand::Fail(a) => deployment::fail(a, g, io),
+            DeploymentCommand::Pause(a) => deployment::pause(a, g, io),
+            DeploymentCommand::Resume(a) => deployment::resume(a, g, io),
         },
         Some(Command::System {
             command: SystemCommand::Gc,

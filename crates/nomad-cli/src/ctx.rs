@@ -86,7 +86,8 @@ impl Ctx {
 
     /// Sleeps (between polls).
     pub fn sleep(&self, d: std::time::Duration) {
-        self.rt.block_on(tokio::time::sleep(d));
+        // The timer is made inside the runtime: it needs its time driver.
+        self.rt.block_on(async { tokio::time::sleep(d).await });
     }
 
     /// `-namespace=*`.

@@ -519,11 +519,11 @@ impl Inner {
             health.retain(|id, _| {
                 records.iter().any(|(rid, r)| {
                     rid == id
-                        && !r
+                        && r
                             .alloc
                             .deployment_status
                             .as_ref()
-                            .is_some_and(|d| d.healthy.is_some())
+                            .is_none_or(|d| d.healthy.is_none())
                 })
             });
             for (id, rec) in &records {

@@ -1,5 +1,5 @@
 //! The client's task drivers: the built-in ones made from their plugin
-//! configs (`raw_exec`, `exec`), plus any the embedding program adds, and
+//! configs (`raw_exec`, `exec`, `docker`), plus any the embedding program adds, and
 //! their fingerprints merged into the node.
 
 use std::collections::BTreeMap;
@@ -47,6 +47,11 @@ impl DriverSet {
                         .map_err(|e| ClientError::Config(e.to_string()))?;
                     c.state_dir = dir;
                     Arc::new(ExecDriver::new(c))
+                }
+                nomad_driver_docker::DRIVER_NAME => {
+                    let c = nomad_driver_docker::DockerConfig::from_plugin_config(cfg)
+                        .map_err(|e| ClientError::Config(e.to_string()))?;
+                    Arc::new(nomad_driver_docker::DockerDriver::new(c))
                 }
                 other => {
                     return Err(ClientError::Config(format!(

@@ -46,6 +46,7 @@ pub mod events;
 pub mod fingerprint;
 pub mod health;
 pub mod logs;
+pub mod payload;
 pub mod restarts;
 pub mod server;
 mod shared;

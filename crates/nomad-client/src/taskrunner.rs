@@ -376,6 +376,14 @@ impl TaskRunner {
             template_env: &no_template_env,
         });
 
+        if first {
+            if let Err(e) =
+                crate::payload::write(self.alloc.job.as_deref(), &self.task, &self.dirs.local_dir)
+            {
+                self.emit(events::hook_failed("dispatch_payload", &e), None);
+                return Err(true);
+            }
+        }
         if first && !self.task.artifacts.is_empty() {
             self.emit(events::downloading_artifacts(), None);
             for a in &self.task.artifacts {

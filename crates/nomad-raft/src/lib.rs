@@ -64,8 +64,8 @@ pub use crate::node::{RaftHandle, RaftNode};
 pub use crate::status::{RaftStatus, Role, SINGLE_SERVER_WARNING};
 pub use crate::storage::{LogStore, MemStore, RocksStorage, FORMAT_VERSION, MARKER_FILE};
 pub use crate::transport::{
-    decode_frame, encode_frame, Frame, FrameError, Inbox, RaftAcceptor, TcpOptions, TcpTransport, Transport,
-    WIRE_VERSION,
+    decode_frame, encode_frame, Frame, FrameError, Inbox, RaftAcceptor, TcpOptions, TcpTransport,
+    Transport, WIRE_VERSION,
 };
 
 /// raft-rs message types, re-exported for transports.

@@ -283,8 +283,13 @@ fn a_corrupted_write_ahead_log_is_refused_not_truncated() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut st = RocksStorage::open(dir.path(), 1, "global").expect("create");
     for i in 1..=50u64 {
-        st.persist(None, &[entry(i, 1, &"x".repeat(200))], Some(&hs(1, 1, i)), true)
-            .expect("persist");
+        st.persist(
+            None,
+            &[entry(i, 1, &"x".repeat(200))],
+            Some(&hs(1, 1, i)),
+            true,
+        )
+        .expect("persist");
     }
     drop(st);
     // Flip bytes in the middle of the write-ahead log: records after them were
@@ -305,8 +310,15 @@ fn a_corrupted_write_ahead_log_is_refused_not_truncated() {
         .err()
         .expect("a corrupted log must not open");
     assert!(
-        matches!(err, StorageError::Rocks { .. } | StorageError::Corrupt { .. }),
+        matches!(
+            err,
+            StorageError::Rocks { .. } | StorageError::Corrupt { .. }
+        ),
         "{err:?}"
     );
-    assert_eq!(fs::read(&wal).expect("read"), bytes, "the log is left as it was");
+    assert_eq!(
+        fs::read(&wal).expect("read"),
+        bytes,
+        "the log is left as it was"
+    );
 }

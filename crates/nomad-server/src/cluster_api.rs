@@ -89,6 +89,19 @@ impl ClusterApi for Server {
     async fn alloc_stop(&self, req: AllocStopRequest) -> Result<AllocStopResponse, ClusterError> {
         Ok(Server::alloc_stop(self, req).await?)
     }
+    async fn job_dispatch(
+        &self,
+        req: nomad_types::api::JobDispatchRequest,
+    ) -> Result<nomad_types::api::JobDispatchResponse, ClusterError> {
+        Ok(Server::job_dispatch(self, req).await?)
+    }
+    async fn job_periodic_force(
+        &self,
+        namespace: String,
+        job_id: String,
+    ) -> Result<nomad_types::api::PeriodicForceResponse, ClusterError> {
+        Ok(Server::job_periodic_force(self, &namespace, &job_id).await?)
+    }
     async fn node_update_drain(
         &self,
         req: NodeUpdateDrainRequest,
@@ -103,18 +116,44 @@ impl ClusterApi for Server {
     }
     async fn deployment_promote(
         &self,
-        _req: DeploymentPromoteRequest,
+        req: DeploymentPromoteRequest,
     ) -> Result<DeploymentUpdateResponse, ClusterError> {
-        Err(not_yet("deployment promotion"))
+        Ok(Server::deployment_promote(self, req).await?)
     }
-    async fn deployment_fail(&self, _id: String) -> Result<DeploymentUpdateResponse, ClusterError> {
-        Err(not_yet("failing a deployment"))
+    async fn deployment_fail(&self, id: String) -> Result<DeploymentUpdateResponse, ClusterError> {
+        Ok(Server::deployment_fail(self, &id).await?)
     }
     async fn deployment_pause(
         &self,
-        _req: DeploymentPauseRequest,
+        req: DeploymentPauseRequest,
     ) -> Result<DeploymentUpdateResponse, ClusterError> {
-        Err(not_yet("pausing a deployment"))
+        Ok(Server::deployment_pause(self, req).await?)
+    }
+    async fn job_revert(
+        &self,
+        req: nomad_types::api::JobRevertRequest,
+    ) -> Result<JobRegisterResponse, ClusterError> {
+        Ok(Server::job_revert(self, req).await?)
+    }
+    async fn job_stable(
+        &self,
+        req: nomad_types::api::JobStabilityRequest,
+    ) -> Result<nomad_types::api::JobStabilityResponse, ClusterError> {
+        Ok(Server::job_stable(self, req).await?)
+    }
+    async fn job_scale(
+        &self,
+        job_id: String,
+        req: nomad_types::api::ScalingRequest,
+    ) -> Result<JobRegisterResponse, ClusterError> {
+        Ok(Server::job_scale(self, &job_id, req).await?)
+    }
+    async fn job_scale_status(
+        &self,
+        namespace: String,
+        job_id: String,
+    ) -> Result<nomad_types::api::JobScaleStatusResponse, ClusterError> {
+        Ok(Server::job_scale_status(self, &namespace, &job_id)?)
     }
     async fn system_gc(&self) -> Result<(), ClusterError> {
         Err(not_yet("garbage collection"))
@@ -193,7 +232,11 @@ impl ClusterApi for Server {
             .server_members()
             .into_iter()
             .map(|(m, _)| {
-                let node = m.name.rsplit_once('.').map(|(n, _)| n.to_string()).unwrap_or(m.name);
+                let node = m
+                    .name
+                    .rsplit_once('.')
+                    .map(|(n, _)| n.to_string())
+                    .unwrap_or(m.name);
                 (m.raft_id, node)
             })
             .collect();

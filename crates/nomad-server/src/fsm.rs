@@ -57,10 +57,7 @@ mod tests {
 
     #[test]
     fn recognises_restore_entries_only() {
-        let r = Command::Restore(StateRestore {
-            image: "x".into(),
-        })
-        .encode();
+        let r = Command::Restore(StateRestore { image: "x".into() }).encode();
         assert!(super::is_restore(&r));
         assert!(!super::is_restore(&Command::Noop.encode()));
         assert!(!super::is_restore(b"NL"));

@@ -22,7 +22,7 @@ use nomad_types::{
 use crate::error::ServerError;
 use crate::server::Server;
 
-const ENFORCE_PREFIX: &str = "Enforcing job modify index";
+pub(crate) const ENFORCE_PREFIX: &str = "Enforcing job modify index";
 
 pub(crate) fn new_eval(job: &Job, triggered_by: &str, now: i64) -> Evaluation {
     Evaluation {
@@ -45,7 +45,13 @@ fn prepare(job: Option<Job>, namespace: &str) -> Result<Job, ServerError> {
         job.namespace = Some(namespace.to_string());
     }
     job.canonicalize();
-    if let Err(errs) = job.validate() {
+    // Past the structural checks, periodic specs must parse and their
+    // time zone exist (which needs the time zone database).
+    let errs: Vec<String> = match job.validate() {
+        Err(errs) => errs.iter().map(|e| e.to_string()).collect(),
+        Ok(()) => crate::periodic::check_periodic(&job),
+    };
+    if !errs.is_empty() {
         let lines: Vec<String> = errs.iter().map(|e| format!("* {e}")).collect();
         return Err(ServerError::BadRequest(format!(
             "{} error{} occurred:\n\t{}\n",
@@ -75,7 +81,7 @@ fn enforce(snap: &StateSnapshot, job: &Job, want: u64) -> Result<(), ServerError
     }
 }
 
-fn apply_error(e: ApplyError) -> ServerError {
+pub(crate) fn apply_error(e: ApplyError) -> ServerError {
     match e {
         ApplyError::NotFound { .. } => ServerError::NotFound(e.to_string()),
         ApplyError::Conflict(m) => ServerError::Conflict(m),
@@ -282,6 +288,9 @@ impl Server {
             resp.diff = Some(nomad_types::diff_jobs(old.as_deref(), &job, true));
         }
         if job.is_periodic() || job.is_parameterized() {
+            if let Some(next) = crate::periodic::next_launch_from_now(&job) {
+                resp.next_periodic_launch = nomad_types::GoTime::from_unix_nanos(next);
+            }
             return Ok(resp);
         }
         let mut planned = job.clone();

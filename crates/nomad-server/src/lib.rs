@@ -10,12 +10,34 @@
 //!   one evaluation in flight per job, ack/nack with a nack timeout and a
 //!   delivery limit, delayed evaluations), [`blocked::BlockedEvals`], the plan
 //!   queue with its single plan applier ([`plan_apply`]), the heartbeat
-//!   timers ([`heartbeat`]) and a minimal deployment watcher;
+//!   timers ([`heartbeat`]) and the deployment watcher (`deployments`:
+//!   evaluates the job as allocations turn healthy so rolling updates go
+//!   on batch by batch, fails deployments on unhealthy allocations or a
+//!   missed `progress_deadline`, promotes canaries with `auto_promote`,
+//!   rolls back to the latest stable version with `auto_revert`, leaves
+//!   paused deployments alone, and cancels deployments of older job
+//!   versions), the periodic dispatcher ([`periodic`]: launches a child
+//!   `<parent>/periodic-<unix seconds>` of each active periodic job when
+//!   its cron specs ([`cron`]: 5 to 7 fields, `@` macros, `L`/`W`/`#`, in
+//!   the job's `time_zone`) come due, honours `prohibit_overlap`, and after
+//!   a leadership change launches a missed run once from the recorded last
+//!   launch) and the node drainer ([`drainer`]: marks allocations on
+//!   draining nodes to migrate, paced by `migrate.max_parallel` against
+//!   healthy replacements, system jobs last, everything left at the
+//!   deadline, then ends the drain with `Node drain complete`);
 //! * scheduler workers ([`worker`]) running `nomad_scheduler::process_eval`
 //!   on blocking threads over state snapshots;
 //! * the server's operations (`Job.Register`, `Job.Plan`, `Node.Register`,
 //!   `Node.UpdateStatus`, `Node.GetClientAllocs`, …) as methods of
 //!   [`Server`], returning the shared `nomad_types::api` response types;
+//! * the operators' actions on deployments (`Deployment.Promote`,
+//!   `Deployment.Fail`, `Deployment.Pause`) and on jobs (`Job.Revert`,
+//!   `Job.Stable`, `Job.Scale`, `Job.ScaleStatus`; scaling events are kept
+//!   in nomad-state's `scaling_event` table);
+//! * `Periodic.Force` ([`Server::job_periodic_force`]), `Job.Dispatch` for
+//!   parameterized jobs ([`Server::job_dispatch`]: meta and payload checks
+//!   with Nomad's messages, the payload kept on the child, idempotency
+//!   tokens) and `Node.UpdateDrain` ([`Server::node_update_drain`]);
 //! * with the `cluster-api` feature, `nomad_api::ClusterApi` for [`Server`];
 //! * the RPC listener for client agents in other processes, and its
 //!   caller ([`rpc`]);
@@ -34,13 +56,18 @@
 pub mod blocked;
 pub mod broker;
 mod config;
+pub mod cron;
 mod deployments;
+mod dispatch;
+pub mod drainer;
 mod error;
 mod fsm;
 pub mod heartbeat;
+mod job_actions;
 mod jobs;
 pub mod members;
 mod nodes;
+pub mod periodic;
 pub mod plan_apply;
 pub mod rpc;
 mod server;

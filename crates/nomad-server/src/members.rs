@@ -131,11 +131,7 @@ impl Members {
     /// Everybody, this server first, with their status.
     pub fn all(&self) -> Vec<(MemberInfo, MemberStatus)> {
         let mut out = vec![(self.me(), MemberStatus::Alive)];
-        out.extend(
-            self.others()
-                .values()
-                .map(|e| (e.info.clone(), e.status)),
-        );
+        out.extend(self.others().values().map(|e| (e.info.clone(), e.status)));
         out
     }
 
@@ -218,7 +214,10 @@ impl Members {
             Some(name.to_string())
         } else {
             // `nomad server force-leave` takes the name with or without the region.
-            others.keys().find(|k| k.split('.').next() == Some(name)).cloned()
+            others
+                .keys()
+                .find(|k| k.split('.').next() == Some(name))
+                .cloned()
         };
         match key.and_then(|k| others.get_mut(&k)) {
             Some(e) => {
@@ -365,7 +364,10 @@ impl Server {
         if voters.len() < expect {
             return;
         }
-        tracing::info!(servers = voters.len(), "bootstrap_expect reached; bootstrapping the cluster");
+        tracing::info!(
+            servers = voters.len(),
+            "bootstrap_expect reached; bootstrapping the cluster"
+        );
         if let Err(e) = self.raft().bootstrap(voters).await {
             tracing::warn!(error = %e, "raft bootstrap");
         }
@@ -393,7 +395,9 @@ impl Server {
                     let stale = st
                         .peers
                         .iter()
-                        .find(|(id, a)| **a == m.rpc_addr && **id != m.raft_id && st.voters.contains(id))
+                        .find(|(id, a)| {
+                            **a == m.rpc_addr && **id != m.raft_id && st.voters.contains(id)
+                        })
                         .map(|(id, _)| *id);
                     if let Some(old) = stale {
                         tracing::info!(member = %m.name, old_id = old, "removing stale raft peer with the same address");
@@ -533,7 +537,10 @@ mod tests {
     #[test]
     fn merge_learns_and_keeps_own_view() {
         let m = Members::new(info("a.global", 1));
-        assert_eq!(m.merge(vec![info("a.global", 1), info("b.global", 2)]), vec!["b.global"]);
+        assert_eq!(
+            m.merge(vec![info("a.global", 1), info("b.global", 2)]),
+            vec!["b.global"]
+        );
         for _ in 0..FAILS_BEFORE_FAILED {
             m.failed_exchange("b.global");
         }

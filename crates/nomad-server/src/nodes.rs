@@ -6,19 +6,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use nomad_state::command::{
-    AllocClientUpdate, EvalUpdate, NodeRegister, NodeUpdateDrain, NodeUpdateEligibility,
-    NodeUpdateStatus,
+    AllocClientUpdate, EvalUpdate, NodeRegister, NodeUpdateEligibility, NodeUpdateStatus,
 };
 use nomad_state::{Command, Table};
-use nomad_types::api::{
-    NodeDrainUpdateResponse, NodeEligibilityUpdateResponse, NodeUpdateDrainRequest,
-    NodeUpdateEligibilityRequest,
-};
+use nomad_types::api::{NodeEligibilityUpdateResponse, NodeUpdateEligibilityRequest};
 use nomad_types::consts::{
     alloc_client_status, eval_trigger, job_type, node_eligibility, node_status,
 };
 use nomad_types::node::NodeEvent;
-use nomad_types::{Allocation, DrainStrategy, Evaluation, GoTime, Node};
+use nomad_types::{Allocation, Evaluation, GoTime, Node};
 
 use crate::error::ServerError;
 use crate::jobs::new_eval;
@@ -70,7 +66,9 @@ impl Server {
     /// `Node.Register`: returns (heartbeat TTL, index).
     pub async fn node_register(&self, node: Node) -> Result<(Duration, u64), ServerError> {
         if let Some(leader) = self.forward_target()? {
-            return crate::rpc::RpcClient::new(vec![leader]).register(&node).await;
+            return crate::rpc::RpcClient::new(vec![leader])
+                .register(&node)
+                .await;
         }
         if node.id.is_empty() {
             return Err(ServerError::BadRequest(
@@ -323,49 +321,6 @@ impl Server {
             self.unblock(r.index);
         }
         Ok(r.index)
-    }
-
-    /// `Node.UpdateDrain` (basic: marks the strategy; no drainer yet).
-    pub async fn node_update_drain(
-        &self,
-        req: NodeUpdateDrainRequest,
-    ) -> Result<NodeDrainUpdateResponse, ServerError> {
-        let snap = self.inner.reader.snapshot();
-        if snap.node_by_id(&req.node_id).is_none() {
-            return Err(ServerError::NotFound(format!(
-                "node not found: {}",
-                req.node_id
-            )));
-        }
-        let now = crate::now_nanos();
-        let strategy = req.drain_spec.map(|s| DrainStrategy {
-            deadline: s.deadline,
-            ignore_system_jobs: s.ignore_system_jobs,
-            started_at: GoTime::from_unix_nanos(now),
-            ..DrainStrategy::default()
-        });
-        let r = self
-            .propose(Command::NodeUpdateDrain(NodeUpdateDrain {
-                node_id: req.node_id.clone(),
-                drain_strategy: strategy,
-                mark_eligible: req.mark_eligible,
-                updated_at: now / 1_000_000_000,
-                node_event: None,
-                meta: req.meta,
-                accessor_id: String::new(),
-            }))
-            .await?;
-        if let Some(e) = r.error {
-            return Err(ServerError::BadRequest(e.to_string()));
-        }
-        if req.mark_eligible {
-            self.unblock(r.index);
-        }
-        Ok(NodeDrainUpdateResponse {
-            node_modify_index: r.index,
-            index: r.index,
-            ..Default::default()
-        })
     }
 
     /// `Node.UpdateEligibility`.

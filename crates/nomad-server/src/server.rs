@@ -42,9 +42,14 @@ pub(crate) struct Inner {
     pub rpc_addr: SocketAddr,
     pub serf_addr: SocketAddr,
     pub members: crate::members::Members,
+    /// The deployment watcher's memory between passes (leader only).
+    pub deployment_watch: crate::deployments::WatchState,
     pub raft_acceptor: Option<RaftAcceptor>,
     shutdown: watch::Sender<bool>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// Tasks that run only while this server leads (periodic dispatcher,
+    /// drainer); aborted when leadership is lost.
+    leader_tasks: Mutex<Vec<JoinHandle<()>>>,
     raft_join: Mutex<Option<JoinHandle<nomad_raft::Result<()>>>>,
     _tmp: Option<tempfile::TempDir>,
     /// The client agent of the same process, answering `/v1/client/fs`.
@@ -101,9 +106,9 @@ impl Server {
         let bind = |addr: SocketAddr, what: &str| {
             let what = what.to_string();
             async move {
-                tokio::net::TcpListener::bind(addr)
-                    .await
-                    .map_err(|e| ServerError::Internal(format!("binding the {what} listener on {addr}: {e}")))
+                tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+                    ServerError::Internal(format!("binding the {what} listener on {addr}: {e}"))
+                })
             }
         };
         let rpc = bind(config.rpc_bind, "RPC").await?;
@@ -147,9 +152,6 @@ impl Server {
         )
         .map_err(|e| ServerError::Internal(format!("starting raft in {}: {e}", dir.display())))?;
         tracing::debug!(dir = %dir.display(), raft_id = id, initialized = raft.status().initialized, "raft opened");
-        if config.bootstrap_expect <= 1 {
-            tracing::warn!("{}", nomad_raft::SINGLE_SERVER_WARNING);
-        }
         if !raft.status().initialized && config.bootstrap_expect <= 1 {
             let mut expect = BootstrapExpect::new(1, id, raft_addr.clone());
             if let Some(voters) = expect.ready() {
@@ -184,9 +186,11 @@ impl Server {
             rpc_addr,
             serf_addr,
             members: crate::members::Members::new(me),
+            deployment_watch: Default::default(),
             raft_acceptor: Some(acceptor),
             shutdown,
             tasks: Mutex::new(Vec::new()),
+            leader_tasks: Mutex::new(Vec::new()),
             raft_join: Mutex::new(Some(join)),
             _tmp: tmp,
             #[cfg(feature = "cluster-api")]
@@ -251,7 +255,9 @@ impl Server {
 
     /// Known servers with their status (`alive`, `failed`, `left`), this
     /// one first.
-    pub fn server_members(&self) -> Vec<(crate::members::MemberInfo, crate::members::MemberStatus)> {
+    pub fn server_members(
+        &self,
+    ) -> Vec<(crate::members::MemberInfo, crate::members::MemberStatus)> {
         self.inner.members.all()
     }
 
@@ -298,7 +304,8 @@ impl Server {
     /// state (after a read barrier) and the index it was taken at.
     pub async fn snapshot_save(&self) -> Result<(u64, Vec<u8>), ServerError> {
         let idx = self.inner.raft.read_index().await?;
-        let _ = tokio::time::timeout(Duration::from_secs(5), self.inner.reader.wait_applied(idx)).await;
+        let _ =
+            tokio::time::timeout(Duration::from_secs(5), self.inner.reader.wait_applied(idx)).await;
         let snap = self.inner.reader.snapshot();
         let mut out = Vec::new();
         snap.write_to(&mut out)
@@ -331,13 +338,18 @@ impl Server {
         if let Some(e) = r.error {
             return Err(ServerError::BadRequest(format!("invalid snapshot: {e}")));
         }
-        tracing::info!(index = r.index, bytes = image.len(), "state restored from a snapshot");
+        tracing::info!(
+            index = r.index,
+            bytes = image.len(),
+            "state restored from a snapshot"
+        );
         Ok(r.index)
     }
 
     /// Stops the subsystems and Raft.
     pub async fn shutdown(&self) {
         let _ = self.inner.shutdown.send(true);
+        self.stop_leader_tasks();
         self.inner.broker.set_enabled(false);
         let tasks: Vec<_> =
             std::mem::take(&mut *self.inner.tasks.lock().unwrap_or_else(|e| e.into_inner()));
@@ -482,10 +494,38 @@ impl Server {
                     .set(&n.id, self.inner.config.failover_heartbeat_ttl);
             }
         }
+        self.start_leader_tasks();
         tracing::info!(restored_evals = restored, "cluster leadership acquired");
     }
 
+    /// Starts the periodic dispatcher and the node drainer (after any
+    /// previous ones are stopped).
+    fn start_leader_tasks(&self) {
+        self.stop_leader_tasks();
+        let mut tasks = self
+            .inner
+            .leader_tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        tasks.push(tokio::spawn(crate::periodic::run_dispatcher(self.clone())));
+        tasks.push(tokio::spawn(crate::drainer::run_drainer(self.clone())));
+    }
+
+    fn stop_leader_tasks(&self) {
+        let tasks = std::mem::take(
+            &mut *self
+                .inner
+                .leader_tasks
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
+        for t in tasks {
+            t.abort();
+        }
+    }
+
     fn revoke_leadership(&self) {
+        self.stop_leader_tasks();
         self.inner.broker.set_enabled(false);
         self.inner.blocked.set_enabled(false);
         self.inner.heartbeats.clear_all();
@@ -514,10 +554,7 @@ impl Server {
 /// so an evaluation created through a follower is scheduled too.
 /// After an operator's restore the leader rebuilds its broker and blocked
 /// set from the new state.
-async fn route_applied_evals(
-    server: Server,
-    mut rx: mpsc::UnboundedReceiver<crate::fsm::Applied>,
-) {
+async fn route_applied_evals(server: Server, mut rx: mpsc::UnboundedReceiver<crate::fsm::Applied>) {
     while let Some(a) = rx.recv().await {
         match a {
             crate::fsm::Applied::Evals(ids) => {
@@ -573,7 +610,6 @@ async fn leader_loop(server: Server) {
     let mut status = server.inner.raft.subscribe();
     let mut shutdown = server.inner.shutdown.subscribe();
     let mut leading = false;
-    let mut ticks: u64 = 0;
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     loop {
         let is_leader = status.borrow().is_leader();
@@ -594,10 +630,9 @@ async fn leader_loop(server: Server) {
                     for node in server.inner.heartbeats.expired() {
                         server.node_expired(node).await;
                     }
-                    ticks += 1;
-                    if ticks.is_multiple_of(5) {
-                        server.watch_deployments().await;
-                    }
+                    // Each pass returns at once unless deployments,
+                    // allocations or jobs changed or a deadline came due.
+                    server.watch_deployments().await;
                 }
             }
         }
@@ -607,7 +642,12 @@ async fn leader_loop(server: Server) {
 async fn plan_applier(server: Server, mut rx: mpsc::Receiver<PlanRequest>) {
     while let Some(req) = rx.recv().await {
         let stale = !req.token.is_empty()
-            && server.inner.broker.outstanding(&req.plan.eval_id).as_deref() != Some(&req.token);
+            && server
+                .inner
+                .broker
+                .outstanding(&req.plan.eval_id)
+                .as_deref()
+                != Some(&req.token);
         let res = if stale {
             Err(ServerError::BadRequest(format!(
                 "plan for evaluation {} refused: the evaluation is no longer outstanding",

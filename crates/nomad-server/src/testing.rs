@@ -194,3 +194,155 @@ pub async fn within<T>(what: &str, d: Duration, f: impl Future<Output = T>) -> T
         Err(_) => panic!("timed out: {what}"),
     }
 }
+
+/// A batch job with one group of `count` (500 MHz, 256 MB each).
+pub fn batch_job(id: &str, count: i64) -> Job {
+    nomad_scheduler::testing::job(id, nomad_types::consts::job_type::BATCH, count)
+}
+
+/// A system job (one allocation per node, 100 MHz, 256 MB).
+pub fn system_job(id: &str) -> Job {
+    let mut j = nomad_scheduler::testing::job(id, nomad_types::consts::job_type::SYSTEM, 1);
+    for tg in &mut j.task_groups {
+        for t in &mut tg.tasks {
+            if let Some(r) = t.resources.as_mut() {
+                r.cpu = Some(100);
+            }
+        }
+    }
+    j
+}
+
+/// A periodic batch job launched on `spec` (a cron expression).
+pub fn periodic_job(id: &str, spec: &str, prohibit_overlap: bool) -> Job {
+    let mut j = batch_job(id, 1);
+    j.periodic = Some(nomad_types::job::PeriodicConfig {
+        spec: Some(spec.to_string()),
+        prohibit_overlap: Some(prohibit_overlap),
+        ..Default::default()
+    });
+    j
+}
+
+/// A parameterized batch job: `payload` is `optional`, `required` or
+/// `forbidden`.
+pub fn parameterized_job(id: &str, payload: &str, required: &[&str], optional: &[&str]) -> Job {
+    let mut j = batch_job(id, 1);
+    j.parameterized_job = Some(nomad_types::job::ParameterizedJobConfig {
+        payload: payload.to_string(),
+        meta_required: required.iter().map(|s| s.to_string()).collect(),
+        meta_optional: optional.iter().map(|s| s.to_string()).collect(),
+    });
+    j
+}
+
+impl SimClient {
+    /// Plays the client for one round: allocations the servers stopped
+    /// (or marked to migrate and stopped) are reported `complete`; live
+    /// ones `running`, with deployment health when `healthy`. Returns how
+    /// many allocations were reported.
+    pub async fn sync(&self, healthy: bool) -> Result<usize, ServerError> {
+        let now = crate::now_nanos();
+        let snap = self.server.state().snapshot();
+        let mut ups = Vec::new();
+        for a in snap.allocs_by_node(&self.node.id) {
+            if a.client_terminal_status() {
+                continue;
+            }
+            let up = if a.server_terminal_status() {
+                ClientAllocUpdate {
+                    id: a.id.clone(),
+                    client_status: alloc_client_status::COMPLETE.into(),
+                    client_description: "All tasks have completed".into(),
+                    modify_time: now,
+                    ..Default::default()
+                }
+            } else {
+                let has_health = a
+                    .deployment_status
+                    .as_ref()
+                    .is_some_and(|d| d.healthy.is_some());
+                if a.client_status == alloc_client_status::RUNNING && (has_health || !healthy) {
+                    continue;
+                }
+                ClientAllocUpdate {
+                    id: a.id.clone(),
+                    client_status: alloc_client_status::RUNNING.into(),
+                    client_description: "Tasks are running".into(),
+                    deployment_status: healthy.then(|| nomad_types::AllocDeploymentStatus {
+                        healthy: Some(true),
+                        timestamp: nomad_types::GoTime::from_unix_nanos(now),
+                        ..Default::default()
+                    }),
+                    modify_time: now,
+                    ..Default::default()
+                }
+            };
+            ups.push(up);
+        }
+        let n = ups.len();
+        if n > 0 {
+            self.server.node_update_allocs(ups).await?;
+        }
+        Ok(n)
+    }
+
+    /// Reports every live allocation here `complete` (a batch job that
+    /// finished).
+    pub async fn complete_all(&self) -> Result<usize, ServerError> {
+        let now = crate::now_nanos();
+        let ups: Vec<ClientAllocUpdate> = self
+            .allocs()
+            .into_iter()
+            .filter(|a| !a.client_terminal_status())
+            .map(|a| ClientAllocUpdate {
+                id: a.id,
+                client_status: alloc_client_status::COMPLETE.into(),
+                client_description: "All tasks have completed".into(),
+                modify_time: now,
+                ..Default::default()
+            })
+            .collect();
+        let n = ups.len();
+        if n > 0 {
+            self.server.node_update_allocs(ups).await?;
+        }
+        Ok(n)
+    }
+}
+
+impl SimClient {
+    /// Reports allocations `ids` (placed here) with `client_status` and,
+    /// when `healthy` is set, that deployment health, as a client's health
+    /// watcher would once it decided.
+    pub async fn report(
+        &self,
+        ids: &[String],
+        client_status: &str,
+        healthy: Option<bool>,
+    ) -> Result<u64, ServerError> {
+        let now = crate::now_nanos();
+        let ups: Vec<ClientAllocUpdate> = ids
+            .iter()
+            .map(|id| ClientAllocUpdate {
+                id: id.clone(),
+                client_status: client_status.to_string(),
+                client_description: String::new(),
+                deployment_status: healthy.map(|h| nomad_types::AllocDeploymentStatus {
+                    healthy: Some(h),
+                    timestamp: nomad_types::GoTime::from_unix_nanos(now),
+                    ..Default::default()
+                }),
+                modify_time: now,
+                ..Default::default()
+            })
+            .collect();
+        self.server.node_update_allocs(ups).await
+    }
+
+    /// Reports allocations `ids` running and healthy (or unhealthy).
+    pub async fn report_health(&self, ids: &[String], healthy: bool) -> Result<u64, ServerError> {
+        self.report(ids, alloc_client_status::RUNNING, Some(healthy))
+            .await
+    }
+}

@@ -93,7 +93,14 @@ impl WorkerPlanner {
     /// the broker was reset, and a late write would land in a state that no
     /// longer expects it (Nomad checks the token the same way).
     fn check_token(&self) -> Result<(), PlannerError> {
-        if self.server.inner.broker.outstanding(&self.eval_id).as_deref() == Some(&self.token) {
+        if self
+            .server
+            .inner
+            .broker
+            .outstanding(&self.eval_id)
+            .as_deref()
+            == Some(&self.token)
+        {
             Ok(())
         } else {
             Err(PlannerError(format!(

@@ -38,8 +38,12 @@ async fn leader_of(servers: &[&Server]) -> Option<usize> {
 async fn three(dir: &std::path::Path) -> Vec<Server> {
     let a = Server::start(config("a", dir, &[])).await.expect("start a");
     let join = vec![a.serf_addr().to_string()];
-    let b = Server::start(config("b", dir, &join)).await.expect("start b");
-    let c = Server::start(config("c", dir, &join)).await.expect("start c");
+    let b = Server::start(config("b", dir, &join))
+        .await
+        .expect("start b");
+    let c = Server::start(config("c", dir, &join))
+        .await
+        .expect("start c");
     vec![a, b, c]
 }
 
@@ -107,7 +111,10 @@ async fn bootstrap_expect_forms_one_cluster_and_survives_the_leader() {
         .await
         .expect("write after failover");
     assert!(r2.index > r.index);
-    eprintln!("new leader accepted writes {:?} after the old one stopped", started.elapsed());
+    eprintln!(
+        "new leader accepted writes {:?} after the old one stopped",
+        started.elapsed()
+    );
     assert!(
         testing::wait_until(T, || rest.iter().all(|s| s
             .state()
@@ -146,7 +153,11 @@ async fn a_server_with_an_empty_data_dir_rejoins_by_snapshot() {
     cfg.rpc_bind = rpc;
     cfg.serf_bind = serf;
     let back = Server::start(cfg).await.expect("restart empty");
-    assert_ne!(back.raft().status().id, old_id, "a new data dir is a new raft id");
+    assert_ne!(
+        back.raft().status().id,
+        old_id,
+        "a new data dir is a new raft id"
+    );
     assert!(
         testing::wait_until(T, || back.state().snapshot().jobs().count() == 20).await,
         "the new server catches up ({} jobs)",
@@ -189,7 +200,9 @@ async fn snapshot_save_and_restore_round_trip() {
     let (index, image) = s.snapshot_save().await.expect("save");
     assert!(index > 0 && !image.is_empty());
     let mut saved = nomad_state::StateStore::new(nomad_state::StoreConfig::default());
-    saved.restore_from(image.as_slice()).expect("the image decodes");
+    saved
+        .restore_from(image.as_slice())
+        .expect("the image decodes");
     let before = saved.digest().tables;
     s.job_register(register(service_job("later", 1, 100)))
         .await
@@ -204,7 +217,11 @@ async fn snapshot_save_and_restore_round_trip() {
     let snap = s.state().snapshot();
     assert!(snap.job_by_id("default", "later").is_none());
     assert!(snap.job_by_id("default", "keep").is_some());
-    assert_eq!(snap.digest().tables, before, "the restored tables equal the saved ones");
+    assert_eq!(
+        snap.digest().tables,
+        before,
+        "the restored tables equal the saved ones"
+    );
     assert!(snap.latest_index() >= at, "indexes never go backwards");
     // The leader keeps working after the restore.
     s.job_register(register(service_job("after", 1, 100)))

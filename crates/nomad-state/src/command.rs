@@ -89,6 +89,9 @@ pub enum Command {
     /// Replace the whole state with an operator's snapshot image
     /// (`nomad operator snapshot restore`).
     Restore(StateRestore),
+    /// Record a scaling event of a task group, with the job's new count
+    /// (`nomad job scale`).
+    ScalingEventRegister(ScalingEventRegister),
 }
 
 /// The body of [`Command::Restore`].
@@ -128,6 +131,7 @@ impl Command {
             Command::PeriodicLaunch(_) => "PeriodicLaunch",
             Command::JobStability(_) => "JobStability",
             Command::Restore(_) => "Restore",
+            Command::ScalingEventRegister(_) => "ScalingEventRegister",
         }
     }
 
@@ -574,6 +578,26 @@ pub struct JobStability {
     pub job_version: u64,
     /// Stable.
     pub stable: bool,
+}
+
+/// Record a scaling event (Nomad's `ScalingEventRegisterRequestType`),
+/// and with a count, register the job with the group's new count and its
+/// evaluation in the same entry.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct ScalingEventRegister {
+    /// Namespace.
+    pub namespace: String,
+    /// Job ID.
+    #[serde(rename = "JobID")]
+    pub job_id: String,
+    /// The task group scaled.
+    pub task_group: String,
+    /// The event; its `CreateIndex` becomes the entry's index.
+    pub event: nomad_types::api::ScalingEvent,
+    /// The job with the new count (and its evaluation), applied first; the
+    /// entry fails as a whole when it does (check-index conflict).
+    pub job_register: Option<JobRegister>,
 }
 
 #[cfg(test)]

@@ -139,6 +139,10 @@ pub(crate) fn digest(t: &Tables) -> StateDigest {
     h.row(&t.scheduler_config.as_deref());
     tables.insert(Table::SchedulerConfig, h.0);
 
+    let mut h = Fnv::default();
+    t.scaling_events.values().for_each(|e| h.row(&**e));
+    tables.insert(Table::ScalingEvent, h.0);
+
     StateDigest {
         tables,
         indexes: t.indexes,

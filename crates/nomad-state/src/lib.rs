@@ -4,10 +4,11 @@
 //!
 //! * the tables of cluster state — jobs (with their recent versions), job
 //!   summaries, nodes, allocations, evaluations, deployments, periodic
-//!   launches and the scheduler configuration — and the indexes schedulers
-//!   and the API read them by (allocations by node, job, evaluation and
-//!   deployment; evaluations and deployments by job; nodes by pool; ID
-//!   prefixes), with a modify index per table and per object;
+//!   launches, scaling events and the scheduler configuration — and the
+//!   indexes schedulers and the API read them by (allocations by node,
+//!   job, evaluation and deployment; evaluations and deployments by job;
+//!   nodes by pool; ID prefixes), with a modify index per table and per
+//!   object;
 //! * [`StateSnapshot`]s: immutable views that cost O(1) to take and to
 //!   clone, for scheduler workers and reads;
 //! * watches ([`StateReader::wait_past`]) that wake a blocking query when a
@@ -89,7 +90,7 @@ pub use fsm::{ApplyResult, StoreConfig};
 pub use snapshot::StateSnapshot;
 pub use store::{Fsm, StateReader, StateStore};
 pub use table::{Table, TableIndexes, TableSet};
-pub use tables::{job_key, JobKey, PeriodicLaunch};
+pub use tables::{job_key, JobKey, JobScalingEvents, PeriodicLaunch, JOB_TRACKED_SCALING_EVENTS};
 pub use watch::{Notifier, WaitFor};
 
 // Snapshots and readers cross threads; the store moves to the FSM's thread.

@@ -23,7 +23,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::error::RestoreError;
 use crate::index::IdTable;
 use crate::table::Table;
-use crate::tables::{group_key, job_key, JobKey, PeriodicLaunch, Tables};
+use crate::tables::{group_key, job_key, JobKey, JobScalingEvents, PeriodicLaunch, Tables};
 
 /// Magic bytes opening a snapshot.
 pub const SNAPSHOT_MAGIC: &[u8; 8] = b"NMDSTATE";
@@ -45,6 +45,7 @@ struct BodyOut<'a> {
     deployments: Vec<&'a Deployment>,
     periodic_launches: Vec<&'a PeriodicLaunch>,
     scheduler_config: Option<&'a SchedulerConfiguration>,
+    scaling_events: Vec<&'a JobScalingEvents>,
 }
 
 struct AllocsOut<'a> {
@@ -116,6 +117,7 @@ pub(crate) fn write<W: Write>(t: &Tables, mut w: W) -> std::io::Result<()> {
         deployments: t.deployments.iter().map(|d| &**d).collect(),
         periodic_launches: t.periodic_launches.values().map(|l| &**l).collect(),
         scheduler_config: t.scheduler_config.as_deref(),
+        scaling_events: t.scaling_events.values().map(|e| &**e).collect(),
     };
     w.write_all(SNAPSHOT_MAGIC)?;
     w.write_all(&SNAPSHOT_FORMAT_VERSION.to_le_bytes())?;
@@ -139,6 +141,9 @@ struct BodyIn {
     deployments: Vec<Deployment>,
     periodic_launches: Vec<PeriodicLaunch>,
     scheduler_config: Option<SchedulerConfiguration>,
+    /// Absent from images written before the table existed.
+    #[serde(default)]
+    scaling_events: Vec<JobScalingEvents>,
 }
 
 #[derive(Deserialize)]
@@ -302,6 +307,10 @@ fn build(b: BodyIn) -> Result<Tables, RestoreError> {
             .insert(job_key(&l.namespace, &l.id), Arc::new(l));
     }
     t.scheduler_config = b.scheduler_config.map(Arc::new);
+    for e in b.scaling_events {
+        t.scaling_events
+            .insert(job_key(&e.namespace, &e.job_id), Arc::new(e));
+    }
     t.flush();
     Ok(t)
 }

@@ -8,7 +8,7 @@ use nomad_types::{
 };
 
 use crate::table::{Table, TableIndexes};
-use crate::tables::{group_key, job_key, PeriodicLaunch, Tables};
+use crate::tables::{group_key, job_key, JobScalingEvents, PeriodicLaunch, Tables};
 
 /// A consistent, immutable view of the whole state at one Raft index.
 ///
@@ -143,6 +143,11 @@ impl StateSnapshot {
     /// Every periodic launch, by namespace then job ID.
     pub fn periodic_launches(&self) -> impl Iterator<Item = &Arc<PeriodicLaunch>> + '_ {
         self.t.periodic_launches.values()
+    }
+
+    /// A job's scaling events (per task group, newest first).
+    pub fn scaling_events(&self, namespace: &str, id: &str) -> Option<Arc<JobScalingEvents>> {
+        self.t.scaling_events.get(&job_key(namespace, id)).cloned()
     }
 
     // ---- nodes ----

@@ -29,11 +29,13 @@ pub enum Table {
     PeriodicLaunch,
     /// The scheduler configuration.
     SchedulerConfig,
+    /// Scaling events of each job (`nomad job scale`, autoscalers).
+    ScalingEvent,
 }
 
 impl Table {
     /// Every table, in a fixed order.
-    pub const ALL: [Table; 9] = [
+    pub const ALL: [Table; 10] = [
         Table::Jobs,
         Table::JobVersion,
         Table::JobSummary,
@@ -43,6 +45,7 @@ impl Table {
         Table::Deployment,
         Table::PeriodicLaunch,
         Table::SchedulerConfig,
+        Table::ScalingEvent,
     ];
 
     /// Nomad's name of the table.
@@ -57,6 +60,7 @@ impl Table {
             Table::Deployment => "deployment",
             Table::PeriodicLaunch => "periodic_launch",
             Table::SchedulerConfig => "scheduler_config",
+            Table::ScalingEvent => "scaling_event",
         }
     }
 

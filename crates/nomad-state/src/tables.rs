@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
 use imbl::OrdMap;
+use nomad_types::api::ScalingEvent;
 use nomad_types::{
     Allocation, Deployment, Evaluation, Job, JobSummary, Node, SchedulerConfiguration,
 };
@@ -54,6 +55,27 @@ pub struct PeriodicLaunch {
     pub modify_index: u64,
 }
 
+/// How many scaling events are kept per task group (Nomad's
+/// `JobTrackedScalingEvents`).
+pub const JOB_TRACKED_SCALING_EVENTS: usize = 20;
+
+/// The scaling events of one job (Nomad's `JobScalingEvents`, the
+/// `scaling_event` table): per task group, newest first, at most
+/// [`JOB_TRACKED_SCALING_EVENTS`] each. Removed with the job.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct JobScalingEvents {
+    /// Namespace.
+    pub namespace: String,
+    /// Job ID.
+    #[serde(rename = "JobID")]
+    pub job_id: String,
+    /// Task group → events, newest first.
+    pub scaling_events: BTreeMap<String, Vec<ScalingEvent>>,
+    /// Raft index of the last event.
+    pub modify_index: u64,
+}
+
 /// Every table and index of the store.
 #[derive(Clone, Default)]
 pub(crate) struct Tables {
@@ -91,6 +113,7 @@ pub(crate) struct Tables {
     pub deployments_by_job: Groups<Deployment>,
 
     pub periodic_launches: OrdMap<JobKey, Arc<PeriodicLaunch>>,
+    pub scaling_events: OrdMap<JobKey, Arc<JobScalingEvents>>,
     pub scheduler_config: Option<Arc<SchedulerConfiguration>>,
 }
 

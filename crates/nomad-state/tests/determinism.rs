@@ -312,6 +312,19 @@ fn arb_command() -> impl Strategy<Value = Command> {
             job_version: v,
             stable
         })),
+        1 => (job_id(), prop::option::of(0i64..4)).prop_map(|(job_id, count)| {
+            Command::ScalingEventRegister(ScalingEventRegister {
+                namespace: "default".into(),
+                task_group: "g".into(),
+                event: nomad_types::api::ScalingEvent { time: 14, count, message: "scale".into(), ..Default::default() },
+                job_register: count.map(|c| JobRegister {
+                    job: job(&job_id, &[("g", c)]),
+                    submit_time: 15,
+                    ..Default::default()
+                }),
+                job_id,
+            })
+        }),
     ]
 }
 

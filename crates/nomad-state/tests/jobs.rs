@@ -339,3 +339,87 @@ fn extreme_values_do_not_overflow() {
         "saturates instead of wrapping"
     );
 }
+
+#[test]
+fn scaling_events_keep_the_newest_per_group_and_go_with_the_job() {
+    use nomad_types::api::ScalingEvent;
+    let mut c = Cluster::default();
+    c.register(job("web", &[("g", 1)]));
+    // A count change registers the job (new version) and its evaluation in
+    // the same entry as the event.
+    let r = c.ok(Command::ScalingEventRegister(ScalingEventRegister {
+        namespace: "default".into(),
+        job_id: "web".into(),
+        task_group: "g".into(),
+        event: ScalingEvent {
+            count: Some(3),
+            previous_count: 1,
+            eval_id: Some("eval-scale".into()),
+            ..ScalingEvent::default()
+        },
+        job_register: Some(JobRegister {
+            job: job("web", &[("g", 3)]),
+            eval: Some(eval("eval-scale", "web")),
+            submit_time: 9,
+            ..JobRegister::default()
+        }),
+    }));
+    assert_eq!(r.job_version, Some(1));
+    assert_eq!(r.evals, vec!["eval-scale".to_string()]);
+    let s = c.snap();
+    assert_eq!(
+        s.job_by_id("default", "web").unwrap().task_groups[0].count,
+        Some(3)
+    );
+    let ev = s.scaling_events("default", "web").unwrap();
+    assert_eq!(ev.scaling_events["g"][0].create_index, r.index);
+    assert_eq!(s.table_index(Table::ScalingEvent), r.index);
+
+    // Events alone, newest first, capped.
+    for i in 0..25 {
+        c.ok(Command::ScalingEventRegister(ScalingEventRegister {
+            namespace: "default".into(),
+            job_id: "web".into(),
+            task_group: "g".into(),
+            event: ScalingEvent {
+                message: format!("m{i}"),
+                ..ScalingEvent::default()
+            },
+            job_register: None,
+        }));
+    }
+    let s = c.snap();
+    let events = &s.scaling_events("default", "web").unwrap().scaling_events["g"];
+    assert_eq!(events.len(), nomad_state::JOB_TRACKED_SCALING_EVENTS);
+    assert_eq!(events[0].message, "m24");
+    assert_eq!(s.job_by_id("default", "web").unwrap().version, Some(1));
+
+    // Round trip through a snapshot image.
+    let mut image = Vec::new();
+    s.write_to(&mut image).unwrap();
+    let mut restored = nomad_state::StateStore::default();
+    restored.restore_from(&image[..]).unwrap();
+    assert_eq!(
+        restored.snapshot().scaling_events("default", "web"),
+        s.scaling_events("default", "web")
+    );
+
+    // A missing job is refused; a purge removes the events.
+    let r = c.apply(Command::ScalingEventRegister(ScalingEventRegister {
+        namespace: "default".into(),
+        job_id: "nope".into(),
+        task_group: "g".into(),
+        ..ScalingEventRegister::default()
+    }));
+    assert!(
+        matches!(r.error, Some(ApplyError::NotFound { .. })),
+        "{r:?}"
+    );
+    c.ok(Command::JobDeregister(JobDeregister {
+        namespace: "default".into(),
+        job_id: "web".into(),
+        purge: true,
+        ..JobDeregister::default()
+    }));
+    assert!(c.snap().scaling_events("default", "web").is_none());
+}

@@ -1,4 +1,6 @@
-//! `/v1/jobs`, `/v1/job/:id/…`, `/v1/jobs/parse`, `/v1/validate/job`.
+//! `/v1/jobs`, `/v1/job/:id/…`, `/v1/jobs/parse`, `/v1/validate/job`; the
+//! job actions (`revert`, `stable`, `dispatch`, `periodic/force`, `scale`)
+//! live in `job_actions`.
 
 use axum::http::Method;
 use nomad_state::Table;
@@ -8,7 +10,7 @@ use nomad_types::api::{
 };
 use nomad_types::{diff_jobs, Job, JobListStub};
 
-use super::{require_get, require_write};
+use super::{job_actions, require_get, require_write};
 use crate::cluster::{ClusterApi, ClusterError};
 use crate::query::{blocking, multierror, paginate, Reply, Req};
 
@@ -103,6 +105,11 @@ pub(crate) async fn job_specific(api: &dyn ClusterApi, req: &Req) -> Result<Repl
         "/versions",
         "/deployments",
         "/deployment",
+        "/periodic/force",
+        "/revert",
+        "/stable",
+        "/dispatch",
+        "/scale",
     ];
     let path = req.rest.as_str();
     for suffix in SUFFIXES {
@@ -118,7 +125,12 @@ pub(crate) async fn job_specific(api: &dyn ClusterApi, req: &Req) -> Result<Repl
                 "/summary" => job_summary(api, req, id).await,
                 "/versions" => job_versions(api, req, id).await,
                 "/deployments" => job_deployments(api, req, id, true).await,
-                _ => job_deployments(api, req, id, false).await,
+                "/deployment" => job_deployments(api, req, id, false).await,
+                "/periodic/force" => job_actions::periodic_force(api, req, id).await,
+                "/revert" => job_actions::revert(api, req, id).await,
+                "/stable" => job_actions::stable(api, req, id).await,
+                "/dispatch" => job_actions::dispatch(api, req, id).await,
+                _ => job_actions::scale(api, req, id).await,
             };
         }
     }

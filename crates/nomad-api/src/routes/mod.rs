@@ -4,6 +4,7 @@
 
 mod agent;
 mod fs;
+mod job_actions;
 mod jobs;
 mod nodes;
 mod objects;

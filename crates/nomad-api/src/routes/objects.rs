@@ -190,7 +190,8 @@ pub(crate) async fn deployments_list(
 }
 
 /// `GET /v1/deployment/:id`, `/v1/deployment/allocations/:id`, and the
-/// `promote`, `fail`, `pause` actions.
+/// `promote`, `fail`, `pause` actions. `allocation-health/:id` answers 501:
+/// the agent interface has no method for manual health yet.
 pub(crate) async fn deployment_specific(
     api: &dyn ClusterApi,
     req: &Req,
@@ -199,11 +200,7 @@ pub(crate) async fn deployment_specific(
     let pretty = req.pretty();
     if let Some(id) = path.strip_prefix("promote/") {
         require_write(req)?;
-        let mut body: DeploymentPromoteRequest = if req.body.is_empty() {
-            DeploymentPromoteRequest::default()
-        } else {
-            req.json_body()?
-        };
+        let mut body: DeploymentPromoteRequest = req.json_body()?;
         check_deployment_id(&body.deployment_id, id)?;
         body.deployment_id = id.to_string();
         let resp = api.deployment_promote(body).await?;
@@ -215,6 +212,13 @@ pub(crate) async fn deployment_specific(
         let resp = api.deployment_fail(id.to_string()).await?;
         let index = resp.index;
         return Ok(Reply::json(&resp, pretty)?.with_index(index));
+    }
+    if path.starts_with("allocation-health/") {
+        // The agent interface has no method for manual health yet.
+        require_write(req)?;
+        return Err(ClusterError::NotImplemented(
+            "setting deployment allocation health is not supported by this agent".into(),
+        ));
     }
     if let Some(id) = path.strip_prefix("pause/") {
         require_write(req)?;
@@ -255,8 +259,14 @@ pub(crate) async fn deployment_specific(
     Ok(Reply::json(&*dep, pretty)?.with_meta(index, meta))
 }
 
+/// Nomad's checks of the `DeploymentID` a promote or pause body carries.
 fn check_deployment_id(body_id: &str, path_id: &str) -> Result<(), ClusterError> {
-    if !body_id.is_empty() && body_id != path_id {
+    if body_id.is_empty() {
+        return Err(ClusterError::BadRequest(
+            "DeploymentID must be specified".into(),
+        ));
+    }
+    if body_id != path_id {
         return Err(ClusterError::BadRequest(
             "Deployment ID does not match".into(),
         ));

@@ -13,7 +13,13 @@
 //! follower voters (see [`servers`]), `agent_force_leave` and
 //! `raft_remove_peer` take them out again, `snapshot_save` encodes the
 //! store and `snapshot_restore` replaces it with a decoded image.
+//!
+//! Job actions (revert, stable, dispatch, periodic force, scale) follow
+//! Nomad's rules (see [`actions`]); deployments (opt-in) and drains are
+//! played by [`deploy`].
 
+mod actions;
+mod deploy;
 mod fixtures;
 mod sched;
 mod servers;
@@ -36,12 +42,13 @@ use nomad_state::{ApplyResult, Command, StateReader, StateStore, StoreConfig};
 use nomad_types::api::{
     AgentHealth, AgentHealthResponse, AgentSelf, AllocFileInfo, AllocStopRequest,
     AllocStopResponse, DeploymentPauseRequest, DeploymentPromoteRequest, DeploymentUpdateResponse,
-    JobDeregisterRequest, JobDeregisterResponse, JobEvaluateRequest, JobPlanRequest,
-    JobRegisterRequest, JobRegisterResponse, NodeDrainUpdateResponse,
+    JobDeregisterRequest, JobDeregisterResponse, JobDispatchRequest, JobDispatchResponse,
+    JobEvaluateRequest, JobPlanRequest, JobRegisterRequest, JobRegisterResponse, JobRevertRequest,
+    JobScaleStatusResponse, JobStabilityRequest, JobStabilityResponse, NodeDrainUpdateResponse,
     NodeEligibilityUpdateResponse, NodeUpdateDrainRequest, NodeUpdateEligibilityRequest,
-    RaftConfiguration, ServerMembers,
+    PeriodicForceResponse, RaftConfiguration, ScalingRequest, ServerMembers,
 };
-use nomad_types::consts::{deployment_status, eval_status, eval_trigger};
+use nomad_types::consts::{deployment_description, deployment_status, eval_status, eval_trigger};
 use nomad_types::{
     DesiredTransition, DrainStrategy, Evaluation, GoTime, Job, JobPlanResponse, Node, TaskState,
 };
@@ -64,6 +71,9 @@ pub struct InMemoryCluster {
     node_name: String,
     logs: Mutex<BTreeMap<(String, String, String), Vec<u8>>>,
     servers: Mutex<Servers>,
+    scaling_events: Mutex<actions::ScalingEvents>,
+    /// Open deployments for service jobs (see [`deploy`]).
+    deployments: bool,
 }
 
 impl Default for InMemoryCluster {
@@ -88,6 +98,8 @@ impl InMemoryCluster {
             node_name: "nomad-rs-test".into(),
             logs: Mutex::new(BTreeMap::new()),
             servers: Mutex::new(Servers::new("nomad-rs-test.global")),
+            scaling_events: Mutex::new(BTreeMap::new()),
+            deployments: false,
         }
     }
 
@@ -216,6 +228,27 @@ impl InMemoryCluster {
         .map(|_| ())
     }
 
+    /// Stores an allocation as given (a test's reschedule tracker, links
+    /// to replacements and follow-up evaluations).
+    pub fn upsert_alloc(&self, alloc: nomad_types::Allocation) -> Result<(), ClusterError> {
+        self.apply(Command::ApplyPlanResults(
+            nomad_state::command::ApplyPlanResults {
+                allocs_updated: vec![alloc],
+                updated_at: now_nanos(),
+                ..Default::default()
+            },
+        ))
+        .map(|_| ())
+    }
+
+    /// Stores an evaluation as given (not scheduled).
+    pub fn upsert_eval(&self, eval: Evaluation) -> Result<(), ClusterError> {
+        self.apply(Command::EvalUpdate(nomad_state::command::EvalUpdate {
+            evals: vec![eval],
+        }))
+        .map(|_| ())
+    }
+
     /// The store's read handle.
     pub fn reader(&self) -> StateReader {
         self.reader.clone()
@@ -268,6 +301,16 @@ impl InMemoryCluster {
     }
 
     fn register(&self, req: JobRegisterRequest) -> Result<JobRegisterResponse, ClusterError> {
+        self.register_with(req, eval_trigger::JOB_REGISTER)
+    }
+
+    /// Registers a job with an evaluation triggered by `trigger`, and
+    /// places it.
+    fn register_with(
+        &self,
+        req: JobRegisterRequest,
+        trigger: &str,
+    ) -> Result<JobRegisterResponse, ClusterError> {
         let mut job = req
             .job
             .ok_or_else(|| ClusterError::BadRequest("Job must be specified".into()))?;
@@ -288,7 +331,7 @@ impl InMemoryCluster {
             } else {
                 job.priority()
             };
-            self.new_eval(&job, eval_trigger::JOB_REGISTER, priority, now)
+            self.new_eval(&job, trigger, priority, now)
         });
         let eval_id = eval.as_ref().map(|e| e.id.clone()).unwrap_or_default();
         let res = self.apply(Command::JobRegister(JobRegister {
@@ -352,7 +395,9 @@ impl InMemoryCluster {
         id: &str,
         status: &str,
         desc: &str,
+        eval: Option<Evaluation>,
     ) -> Result<DeploymentUpdateResponse, ClusterError> {
+        let eval_id = eval.as_ref().map(|e| e.id.clone()).unwrap_or_default();
         let res = self.apply(Command::DeploymentStatusUpdate(
             DeploymentStatusUpdateRequest {
                 deployment_update: DeploymentStatusUpdate {
@@ -362,14 +407,51 @@ impl InMemoryCluster {
                 },
                 updated_at: now_nanos(),
                 job: None,
-                eval: None,
+                eval,
             },
         ))?;
+        self.run_eval(&eval_id)?;
         Ok(DeploymentUpdateResponse {
+            eval_create_index: if eval_id.is_empty() { 0 } else { res.index },
+            eval_id,
             deployment_modify_index: res.index,
             index: res.index,
             ..DeploymentUpdateResponse::default()
         })
+    }
+
+    /// The deployment `id`, refused as Nomad refuses acting on a terminal
+    /// one (`can't promote terminal deployment`).
+    fn active_deployment(
+        &self,
+        id: &str,
+        verb: &str,
+    ) -> Result<std::sync::Arc<nomad_types::Deployment>, ClusterError> {
+        let d = self
+            .reader
+            .snapshot()
+            .deployment_by_id(id)
+            .ok_or_else(|| ClusterError::NotFound("deployment not found".into()))?;
+        if !d.active() {
+            return Err(ClusterError::BadRequest(format!(
+                "can't {verb} terminal deployment"
+            )));
+        }
+        Ok(d)
+    }
+
+    /// The evaluation Nomad's deployment watcher creates after a promotion,
+    /// a resume or a failure (`deployment-watcher`, within the deployment).
+    fn deployment_eval(&self, d: &nomad_types::Deployment) -> Option<Evaluation> {
+        let job = self.reader.snapshot().job_by_id(&d.namespace, &d.job_id)?;
+        let mut e = self.new_eval(
+            &job,
+            eval_trigger::DEPLOYMENT_WATCHER,
+            job.priority(),
+            now_nanos(),
+        );
+        e.deployment_id = d.id.clone();
+        Some(e)
     }
 }
 
@@ -463,6 +545,48 @@ impl ClusterApi for InMemoryCluster {
         })
     }
 
+    async fn job_revert(&self, req: JobRevertRequest) -> Result<JobRegisterResponse, ClusterError> {
+        self.revert(req)
+    }
+
+    async fn job_stable(
+        &self,
+        req: JobStabilityRequest,
+    ) -> Result<JobStabilityResponse, ClusterError> {
+        self.stable(req)
+    }
+
+    async fn job_dispatch(
+        &self,
+        req: JobDispatchRequest,
+    ) -> Result<JobDispatchResponse, ClusterError> {
+        self.dispatch(req)
+    }
+
+    async fn job_periodic_force(
+        &self,
+        namespace: String,
+        job_id: String,
+    ) -> Result<PeriodicForceResponse, ClusterError> {
+        self.periodic_force(&namespace, &job_id)
+    }
+
+    async fn job_scale(
+        &self,
+        job_id: String,
+        req: ScalingRequest,
+    ) -> Result<JobRegisterResponse, ClusterError> {
+        self.scale(&job_id, req)
+    }
+
+    async fn job_scale_status(
+        &self,
+        namespace: String,
+        job_id: String,
+    ) -> Result<JobScaleStatusResponse, ClusterError> {
+        self.scale_status(&namespace, &job_id)
+    }
+
     async fn alloc_stop(&self, req: AllocStopRequest) -> Result<AllocStopResponse, ClusterError> {
         let snap = self.reader.snapshot();
         let alloc = snap
@@ -531,6 +655,16 @@ impl ClusterApi for InMemoryCluster {
         &self,
         req: NodeUpdateEligibilityRequest,
     ) -> Result<NodeEligibilityUpdateResponse, ClusterError> {
+        let draining = self
+            .reader
+            .snapshot()
+            .node_by_id(&req.node_id)
+            .is_some_and(|n| n.drain_strategy.is_some());
+        if draining && req.eligibility == nomad_types::consts::node_eligibility::ELIGIBLE {
+            return Err(ClusterError::BadRequest(
+                "can not set node's scheduling eligibility to eligible while it is draining".into(),
+            ));
+        }
         let res = self.apply(Command::NodeUpdateEligibility(NodeUpdateEligibility {
             node_id: req.node_id,
             eligibility: req.eligibility,
@@ -548,14 +682,20 @@ impl ClusterApi for InMemoryCluster {
         &self,
         req: DeploymentPromoteRequest,
     ) -> Result<DeploymentUpdateResponse, ClusterError> {
+        let d = self.active_deployment(&req.deployment_id, "promote")?;
+        let eval = self.deployment_eval(&d);
+        let eval_id = eval.as_ref().map(|e| e.id.clone()).unwrap_or_default();
         let res = self.apply(Command::DeploymentPromotion(DeploymentPromotion {
             deployment_id: req.deployment_id,
             all: req.all,
             groups: req.groups,
             promoted_at: now_nanos(),
-            eval: None,
+            eval,
         }))?;
+        self.run_eval(&eval_id)?;
         Ok(DeploymentUpdateResponse {
+            eval_create_index: if eval_id.is_empty() { 0 } else { res.index },
+            eval_id,
             deployment_modify_index: res.index,
             index: res.index,
             ..DeploymentUpdateResponse::default()
@@ -566,23 +706,32 @@ impl ClusterApi for InMemoryCluster {
         &self,
         deployment_id: String,
     ) -> Result<DeploymentUpdateResponse, ClusterError> {
-        self.deployment_update(
-            &deployment_id,
-            deployment_status::FAILED,
-            "Deployment marked as failed",
-        )
+        let d = self.active_deployment(&deployment_id, "fail")?;
+        self.fail_deployment(&d, deployment_description::FAILED_BY_USER)
     }
 
     async fn deployment_pause(
         &self,
         req: DeploymentPauseRequest,
     ) -> Result<DeploymentUpdateResponse, ClusterError> {
+        let verb = if req.pause { "pause" } else { "resume" };
+        let d = self.active_deployment(&req.deployment_id, verb)?;
         let (status, desc) = if req.pause {
-            (deployment_status::PAUSED, "Deployment is paused")
+            (deployment_status::PAUSED, deployment_description::PAUSED)
+        } else if d.requires_promotion() {
+            (
+                deployment_status::RUNNING,
+                deployment_description::RUNNING_NEEDS_PROMOTION,
+            )
         } else {
-            (deployment_status::RUNNING, "Deployment is running")
+            (deployment_status::RUNNING, deployment_description::RUNNING)
         };
-        self.deployment_update(&req.deployment_id, status, desc)
+        let eval = if req.pause {
+            None
+        } else {
+            self.deployment_eval(&d)
+        };
+        self.deployment_update(&req.deployment_id, status, desc, eval)
     }
 
     async fn system_gc(&self) -> Result<(), ClusterError> {

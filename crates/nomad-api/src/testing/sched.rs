@@ -1,8 +1,9 @@
 //! A placement stand-in for tests: every evaluation places the missing
 //! allocations of each group on ready, eligible nodes (round robin), stops
 //! allocations of older job versions or ones marked to migrate, and stops
-//! everything of a stopped job. No resources, constraints or spreads; no
-//! deployments. Plans report the same decisions without committing them.
+//! everything of a stopped job. No resources, constraints or spreads; a
+//! deployment only when the cluster has them on (see `deploy`). Plans
+//! report the same decisions without committing them.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -173,6 +174,11 @@ pub(super) fn process(c: &InMemoryCluster, eval_id: &str) -> Result<(), ClusterE
     let job = snap.job_by_id(&eval.namespace, &eval.job_id);
     let plans = decide(&snap, &eval.namespace, &eval.job_id, job.as_deref());
     let now = now_nanos();
+    let placing = plans.values().any(|p| !p.place.is_empty());
+    let dep = match job.as_deref() {
+        Some(j) => super::deploy::plan_deployment(c, &snap, j, placing),
+        None => super::deploy::DeploymentPlan::default(),
+    };
     let mut updated = Vec::new();
     let mut stopped = Vec::new();
     let mut failed = BTreeMap::new();
@@ -215,23 +221,29 @@ pub(super) fn process(c: &InMemoryCluster, eval_id: &str) -> Result<(), ClusterE
                 }),
                 desired_status: alloc_desired_status::RUN.into(),
                 client_status: alloc_client_status::PENDING.into(),
+                deployment_id: dep.id.clone(),
                 create_time: now,
                 modify_time: now,
                 ..Allocation::default()
             });
         }
     }
-    if !updated.is_empty() || !stopped.is_empty() {
+    if !updated.is_empty() || !stopped.is_empty() || dep.create.is_some() {
         c.apply(Command::ApplyPlanResults(ApplyPlanResults {
             job: job.clone(),
             allocs_updated: updated,
             allocs_stopped: stopped,
+            deployment: dep.create,
+            deployment_updates: dep.cancel,
             eval_id: eval.id.clone(),
             updated_at: now,
             ..ApplyPlanResults::default()
         }))?;
     }
     let mut done: Evaluation = (*eval).clone();
+    if !dep.id.is_empty() {
+        done.deployment_id = dep.id.clone();
+    }
     done.status = eval_status::COMPLETE.into();
     done.modify_time = now_nanos();
     let mut evals = Vec::new();

@@ -115,7 +115,12 @@ pub fn status_of(ctx: &Ctx, id: &str, verbose: bool, json: bool, io: &mut Io<'_>
         return print_json(io, &alloc);
     }
     let len = if verbose { FULL_ID } else { SHORT_ID };
-    let _ = writeln!(io.out, "{}", basic_info(&alloc, len, verbose));
+    let eligibility = future_eval_time(ctx, &alloc.followup_eval_id);
+    let _ = writeln!(
+        io.out,
+        "{}",
+        basic_info(&alloc, len, verbose, eligibility.as_deref())
+    );
     if let Some(addrs) = network_info(&alloc) {
         let _ = writeln!(io.out, "\n{addrs}");
     }
@@ -132,7 +137,49 @@ pub fn status_of(ctx: &Ctx, id: &str, verbose: bool, json: bool, io: &mut Io<'_>
     0
 }
 
-fn basic_info(a: &Allocation, len: usize, verbose: bool) -> String {
+/// Nomad's `futureEvalTimePretty`: when a follow-up evaluation will run
+/// (`25s from now`), if it is in the future.
+pub(crate) fn future_eval_time(ctx: &Ctx, eval_id: &str) -> Option<String> {
+    if eval_id.is_empty() {
+        return None;
+    }
+    let (eval, _) = ctx
+        .block(
+            ctx.client
+                .evaluation_info(eval_id, &QueryOptions::default()),
+        )
+        .ok()?;
+    let when = eval.wait_until.to_unix_nanos()?;
+    let now = now_nanos();
+    (when > now).then(|| pretty_time_diff(when, now))
+}
+
+/// The allocation's reschedule attempts within its group's reschedule
+/// interval, and the attempts the policy allows (the Go API's
+/// `Allocation.RescheduleInfo`, at the allocation's modify time).
+fn reschedule_info(a: &Allocation) -> (usize, i64) {
+    let Some(policy) = a
+        .task_group_spec()
+        .and_then(|tg| tg.reschedule_policy.as_ref())
+    else {
+        return (0, 0);
+    };
+    let available = policy.attempts.unwrap_or(0);
+    let interval = policy.interval.map(|i| i.0).unwrap_or(0);
+    let mut attempted = 0;
+    if let Some(t) = &a.reschedule_tracker {
+        if available > 0 && interval > 0 {
+            attempted = t
+                .events
+                .iter()
+                .filter(|e| a.modify_time - e.reschedule_time < interval)
+                .count();
+        }
+    }
+    (attempted, available)
+}
+
+fn basic_info(a: &Allocation, len: usize, verbose: bool, eligibility: Option<&str>) -> String {
     let (created, modified) = if verbose {
         (
             format_unix_nanos(a.create_time),
@@ -181,11 +228,24 @@ fn basic_info(a: &Allocation, len: usize, verbose: bool) -> String {
             kv.push("Canary|true".to_string());
         }
     }
+    if a.reschedule_tracker
+        .as_ref()
+        .is_some_and(|t| !t.events.is_empty())
+    {
+        // Shown only when the policy limits the attempts.
+        let (attempts, total) = reschedule_info(a);
+        if total > 0 {
+            kv.push(format!("Reschedule Attempts|{attempts}/{total}"));
+        }
+    }
     if !a.next_allocation.is_empty() {
         kv.push(format!(
             "Replacement Alloc ID|{}",
             limit(&a.next_allocation, len)
         ));
+    }
+    if let Some(when) = eligibility {
+        kv.push(format!("Reschedule Eligibility|{when}"));
     }
     if verbose {
         let m = a.metrics.clone().unwrap_or_default();

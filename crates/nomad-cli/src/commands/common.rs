@@ -19,6 +19,21 @@ use crate::Io;
 /// Nomad's `JobIDByPrefix`: the one job a prefix names, with its namespace;
 /// several matches (other than an exact one) list them.
 pub fn job_id_by_prefix(ctx: &Ctx, prefix: &str) -> Result<(String, String), String> {
+    job_id_by_prefix_where(ctx, prefix, |_| true)
+}
+
+/// Nomad's `NoJobWithPrefixError` text.
+pub fn no_job_with_prefix(prefix: &str) -> String {
+    format!("No job(s) with prefix or ID {prefix:?} found")
+}
+
+/// [`job_id_by_prefix`] among the jobs `keep` accepts (parameterized
+/// jobs for `job dispatch`, periodic ones for `job periodic force`).
+pub fn job_id_by_prefix_where(
+    ctx: &Ctx,
+    prefix: &str,
+    keep: impl Fn(&JobListStub) -> bool,
+) -> Result<(String, String), String> {
     let q = QueryOptions {
         prefix: prefix.to_string(),
         per_page: 20,
@@ -28,9 +43,10 @@ pub fn job_id_by_prefix(ctx: &Ctx, prefix: &str) -> Result<(String, String), Str
         Ok((j, _)) => j,
         Err(e) => return Err(format!("Error querying job prefix {prefix:?}: {e}")),
     };
+    let jobs: Vec<JobListStub> = jobs.into_iter().filter(|j| keep(j)).collect();
     let truncated = jobs.len() >= 20;
     if jobs.is_empty() {
-        return Err(format!("No job(s) with prefix or ID {prefix:?} found"));
+        return Err(no_job_with_prefix(prefix));
     }
     if jobs.len() > 1 {
         let exact = jobs[0].id == prefix;

@@ -1,4 +1,4 @@
-//! `nomad deployment list` and `nomad deployment status`
+//! `nomad deployment list|status|promote|fail|pause|resume`
 //! (`command/deployment_*.go`).
 
 use clap::Args;
@@ -31,6 +31,9 @@ pub struct DeploymentStatusArgs {
     /// Follow the deployment until it ends.
     #[arg(long)]
     monitor: bool,
+    /// How long each poll of the monitor waits for a change (Go duration).
+    #[arg(long, default_value = "2s")]
+    wait: String,
     /// The deployment (ID or prefix).
     deployment: Option<String>,
 }
@@ -81,6 +84,24 @@ pub fn status(args: DeploymentStatusArgs, g: &GlobalArgs, io: &mut Io<'_>) -> i3
         return 1;
     };
     if args.monitor {
+        if args.json {
+            let _ = writeln!(
+                io.err,
+                "The monitor flag cannot be used with the '-json' or '-t' flags"
+            );
+            return 1;
+        }
+        let wait = match args.wait.trim().parse::<nomad_types::Nanos>() {
+            Ok(w) => w.to_std().unwrap_or_default(),
+            Err(_) => {
+                let _ = writeln!(
+                    io.err,
+                    "invalid value {:?} for flag -wait: parse error",
+                    args.wait
+                );
+                return 1;
+            }
+        };
         let len = if args.verbose { FULL_ID } else { SHORT_ID };
         return match resolve(&ctx, &id, len, io) {
             Ok(d) => {
@@ -90,8 +111,18 @@ pub fn status(args: DeploymentStatusArgs, g: &GlobalArgs, io: &mut Io<'_>) -> i3
                     now_time(),
                     limit(&d.id, len)
                 );
-                let status = super::monitor::monitor_deployment(&ctx, io, &d.id, args.verbose);
-                i32::from(status != "successful")
+                // As Nomad's, the command succeeds whatever the outcome.
+                super::monitor::monitor_deployment(
+                    &ctx,
+                    io,
+                    &d.id,
+                    super::monitor::DeployWatch {
+                        verbose: args.verbose,
+                        wait,
+                        prefix: "",
+                    },
+                );
+                0
             }
             Err(code) => code,
         };
@@ -99,6 +130,8 @@ pub fn status(args: DeploymentStatusArgs, g: &GlobalArgs, io: &mut Io<'_>) -> i3
     status_of(&ctx, &id, args.verbose, args.json, io)
 }
 
+/// Nomad's `getDeployment` with its error texts; `Err(exit code)` when the
+/// command is done.
 fn resolve(ctx: &Ctx, id: &str, len: usize, io: &mut Io<'_>) -> Result<Deployment, i32> {
     if id.len() == 36 {
         return ctx
@@ -159,4 +192,168 @@ pub fn status_of(ctx: &Ctx, id: &str, verbose: bool, json: bool, io: &mut Io<'_>
     }
     let _ = writeln!(io.out, "{}", format_deployment(&d, len));
     0
+}
+
+#[derive(Debug, Args)]
+pub struct DeploymentPromoteArgs {
+    /// Promote only this group's canaries (repeatable; default: all groups).
+    #[arg(long, value_name = "group")]
+    group: Vec<String>,
+    /// Return right after the promotion, printing the evaluation ID.
+    #[arg(long)]
+    detach: bool,
+    /// Full IDs.
+    #[arg(long)]
+    verbose: bool,
+    /// The deployment (ID or prefix).
+    args: Vec<String>,
+}
+
+/// Arguments of `deployment fail` and `deployment resume`.
+#[derive(Debug, Args)]
+pub struct DeploymentActionArgs {
+    /// Return right after the change, without monitoring its evaluation.
+    #[arg(long)]
+    detach: bool,
+    /// Full IDs.
+    #[arg(long)]
+    verbose: bool,
+    /// The deployment (ID or prefix).
+    args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DeploymentPauseArgs {
+    /// Full IDs.
+    #[arg(long)]
+    verbose: bool,
+    /// The deployment (ID or prefix).
+    args: Vec<String>,
+}
+
+/// The one deployment argument, or Nomad's usage error.
+fn one_deployment<'a>(args: &'a [String], command: &str, io: &mut Io<'_>) -> Option<&'a str> {
+    match args {
+        [id] => Some(id.as_str()),
+        _ => {
+            let _ = writeln!(io.err, "This command takes one argument: <deployment id>");
+            let _ = writeln!(io.err, "{}", super::servers::help_hint(command));
+            None
+        }
+    }
+}
+
+/// Monitors the evaluation an action created, unless detached or none.
+fn follow_eval(ctx: &Ctx, io: &mut Io<'_>, eval_id: &str, detach: bool, len: usize) -> i32 {
+    if detach || eval_id.is_empty() {
+        return 0;
+    }
+    let _ = writeln!(io.out);
+    super::monitor::monitor(ctx, io, eval_id, len)
+}
+
+/// `nomad deployment promote [-group G]... [-detach] <deployment>`.
+pub fn promote(args: DeploymentPromoteArgs, g: &GlobalArgs, io: &mut Io<'_>) -> i32 {
+    let Some(id) = one_deployment(&args.args, "deployment promote", io) else {
+        return 1;
+    };
+    let len = if args.verbose { FULL_ID } else { SHORT_ID };
+    let Some(ctx) = Ctx::new(g, io) else { return 1 };
+    let d = match resolve(&ctx, id, len, io) {
+        Ok(d) => d,
+        Err(code) => return code,
+    };
+    let all = args.group.is_empty();
+    let u = match ctx.block(
+        ctx.client
+            .deployment_promote(&d.id, all, args.group.clone()),
+    ) {
+        Ok(u) => u,
+        Err(e) => {
+            let _ = writeln!(io.err, "Error promoting deployment: {e}");
+            return 1;
+        }
+    };
+    if u.eval_id.is_empty() {
+        return 0;
+    }
+    if args.detach {
+        let _ = writeln!(io.out, "Evaluation ID: {}", u.eval_id);
+        return 0;
+    }
+    super::monitor::monitor(&ctx, io, &u.eval_id, len)
+}
+
+/// `nomad deployment fail [-detach] <deployment>`.
+pub fn fail(args: DeploymentActionArgs, g: &GlobalArgs, io: &mut Io<'_>) -> i32 {
+    let Some(id) = one_deployment(&args.args, "deployment fail", io) else {
+        return 1;
+    };
+    let len = if args.verbose { FULL_ID } else { SHORT_ID };
+    let Some(ctx) = Ctx::new(g, io) else { return 1 };
+    let d = match resolve(&ctx, id, len, io) {
+        Ok(d) => d,
+        Err(code) => return code,
+    };
+    let u = match ctx.block(ctx.client.deployment_fail(&d.id)) {
+        Ok(u) => u,
+        Err(e) => {
+            let _ = writeln!(io.err, "Error failing deployment: {e}");
+            return 1;
+        }
+    };
+    match u.reverted_job_version {
+        None => {
+            let _ = writeln!(io.out, "Deployment {:?} failed", d.id);
+        }
+        Some(v) => {
+            let _ = writeln!(
+                io.out,
+                "Deployment {:?} failed. Auto-reverted to job version {v}.",
+                d.id
+            );
+        }
+    }
+    follow_eval(&ctx, io, &u.eval_id, args.detach, len)
+}
+
+/// `nomad deployment pause <deployment>`.
+pub fn pause(args: DeploymentPauseArgs, g: &GlobalArgs, io: &mut Io<'_>) -> i32 {
+    let Some(id) = one_deployment(&args.args, "deployment pause", io) else {
+        return 1;
+    };
+    let len = if args.verbose { FULL_ID } else { SHORT_ID };
+    let Some(ctx) = Ctx::new(g, io) else { return 1 };
+    let d = match resolve(&ctx, id, len, io) {
+        Ok(d) => d,
+        Err(code) => return code,
+    };
+    if let Err(e) = ctx.block(ctx.client.deployment_pause(&d.id, true)) {
+        let _ = writeln!(io.err, "Error pausing deployment: {e}");
+        return 1;
+    }
+    let _ = writeln!(io.out, "Deployment {:?} paused", d.id);
+    0
+}
+
+/// `nomad deployment resume [-detach] <deployment>`.
+pub fn resume(args: DeploymentActionArgs, g: &GlobalArgs, io: &mut Io<'_>) -> i32 {
+    let Some(id) = one_deployment(&args.args, "deployment resume", io) else {
+        return 1;
+    };
+    let len = if args.verbose { FULL_ID } else { SHORT_ID };
+    let Some(ctx) = Ctx::new(g, io) else { return 1 };
+    let d = match resolve(&ctx, id, len, io) {
+        Ok(d) => d,
+        Err(code) => return code,
+    };
+    let u = match ctx.block(ctx.client.deployment_pause(&d.id, false)) {
+        Ok(u) => u,
+        Err(e) => {
+            let _ = writeln!(io.err, "Error resuming deployment: {e}");
+            return 1;
+        }
+    };
+    let _ = writeln!(io.out, "Deployment {:?} resumed", d.id);
+    follow_eval(&ctx, io, &u.eval_id, args.detach, len)
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use nomad_api_client::QueryOptions;
 use nomad_types::Deployment;
 
-use super::common::{failed_tg_line, format_alloc_metrics, format_deployment};
+use super::common::{failed_tg_line, format_alloc_metrics, format_alloc_stubs, format_deployment};
 use crate::ctx::Ctx;
 use crate::format::{limit, now_time, FULL_ID};
 use crate::Io;
@@ -275,7 +275,16 @@ pub fn monitor(ctx: &Ctx, io: &mut Io<'_>, eval_id: &str, len: usize) -> i32 {
                 limit(&dep, len)
             ),
         );
-        let status = monitor_deployment(ctx, io, &dep, len == FULL_ID);
+        let status = monitor_deployment(
+            ctx,
+            io,
+            &dep,
+            DeployWatch {
+                verbose: len == FULL_ID,
+                wait: Duration::from_secs(5),
+                prefix: "    ",
+            },
+        );
         if status != "successful" {
             return 1;
         }
@@ -288,20 +297,36 @@ pub fn monitor(ctx: &Ctx, io: &mut Io<'_>, eval_id: &str, len: usize) -> i32 {
     }
 }
 
-/// Follows a deployment until it is terminal, printing its status block
-/// whenever it changes; returns the final status.
-pub fn monitor_deployment(ctx: &Ctx, io: &mut Io<'_>, id: &str, verbose: bool) -> String {
-    let len = if verbose {
+/// How [`monitor_deployment`] follows a deployment.
+#[derive(Debug, Clone, Copy)]
+pub struct DeployWatch {
+    /// Full IDs, and the deployment's allocations under each block.
+    pub verbose: bool,
+    /// How long one poll waits for a change.
+    pub wait: Duration,
+    /// Written before each block's leading blank line: `"    "` inside
+    /// `job run`'s monitor (Nomad's prefixed output), `""` for
+    /// `deployment status -monitor`.
+    pub prefix: &'static str,
+}
+
+/// Nomad's non-interactive deployment monitor: follows a deployment until
+/// it is terminal, printing a blank line, the time and its status block
+/// (with the `Deployed` table) each time it changes; after a failure with
+/// `auto_revert`, follows the rollback deployment too. Returns the final
+/// status (of this deployment, not the rollback), empty on errors.
+pub fn monitor_deployment(ctx: &Ctx, io: &mut Io<'_>, id: &str, w: DeployWatch) -> String {
+    let len = if w.verbose {
         FULL_ID
     } else {
         crate::format::SHORT_ID
     };
     let mut index = 0;
-    let mut last_text = String::new();
+    let mut printed: Option<u64> = None;
     loop {
         let q = QueryOptions {
             allow_stale: true,
-            ..QueryOptions::blocking(index, Duration::from_secs(5))
+            ..QueryOptions::blocking(index, w.wait)
         };
         let d: Deployment = match ctx.block(ctx.client.deployment_info(id, &q)) {
             Ok((d, meta)) => {
@@ -313,22 +338,41 @@ pub fn monitor_deployment(ctx: &Ctx, io: &mut Io<'_>, id: &str, verbose: bool) -
                 return String::new();
             }
         };
-        let text = format_deployment(&d, len);
-        if text != last_text {
-            let _ = writeln!(io.out, "    \n{}\n{text}", now_time());
-            last_text = text;
+        if printed != Some(d.modify_index) {
+            printed = Some(d.modify_index);
+            let mut info = format!("{}\n{}", now_time(), format_deployment(&d, len));
+            if w.verbose {
+                info.push_str("\n\nAllocations\n");
+                match ctx.block(
+                    ctx.client
+                        .deployment_allocations(id, &QueryOptions::default()),
+                ) {
+                    Ok((allocs, _)) => info.push_str(&format_alloc_stubs(&allocs, true, len)),
+                    Err(e) => info.push_str(&format!("Error fetching allocations: {e}")),
+                }
+            }
+            let _ = writeln!(io.out, "{}\n{info}", w.prefix);
         }
         match d.status.as_str() {
             "failed" => {
                 if d.task_groups.values().any(|s| s.auto_revert) {
                     ctx.sleep(Duration::from_secs(1));
-                    if let Ok((Some(rollback), _)) = ctx.block(
+                    let rollback = ctx.block(
                         ctx.client
                             .job_latest_deployment(&d.job_id, &QueryOptions::default()),
-                    ) {
-                        if rollback.id != d.id {
-                            let _ = writeln!(io.out);
-                            monitor_deployment(ctx, io, &rollback.id, verbose);
+                    );
+                    let _ = writeln!(io.out);
+                    match rollback {
+                        Ok((Some(r), _)) if r.id != d.id => {
+                            monitor_deployment(ctx, io, &r.id, w);
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            let _ = writeln!(
+                                io.err,
+                                "{}: Error fetching deployment of previous job version: {e}",
+                                now_time()
+                            );
                         }
                     }
                 }

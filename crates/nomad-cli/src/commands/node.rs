@@ -121,7 +121,7 @@ pub fn status(args: NodeStatusArgs, g: &GlobalArgs, io: &mut Io<'_>) -> i32 {
 }
 
 /// The short node list of an ambiguous prefix.
-fn stub_list(nodes: &[NodeListStub], verbose: bool) -> String {
+pub(crate) fn stub_list(nodes: &[NodeListStub], verbose: bool) -> String {
     let len = if verbose { FULL_ID } else { SHORT_ID };
     let mut rows = vec!["ID|DC|Name|Class|Drain|Eligibility|Status".to_string()];
     for n in nodes {

@@ -148,7 +148,7 @@ fn default_filename() -> String {
 
 /// An I/O error as Go's `*PathError` prints it: `open PATH: no such file or
 /// directory`.
-fn go_path_error(op: &str, path: impl AsRef<Path>, e: &std::io::Error) -> String {
+pub(crate) fn go_path_error(op: &str, path: impl AsRef<Path>, e: &std::io::Error) -> String {
     format!("{op} {}: {}", path.as_ref().display(), os_error_text(e))
 }
 

@@ -124,7 +124,7 @@ fn run(ctx: &Ctx, args: &JobStatusArgs, io: &mut Io<'_>) -> i32 {
     if args.json {
         return json_output(ctx, io, &job, &q, args.all_allocs);
     }
-    let basic = vec![
+    let mut basic = vec![
         format!("ID|{}", job.id()),
         format!("Name|{}", job.name()),
         format!(
@@ -143,6 +143,13 @@ fn run(ctx: &Ctx, args: &JobStatusArgs, io: &mut Io<'_>) -> i32 {
         format!("Periodic|{}", job.is_periodic()),
         format!("Parameterized|{}", job.is_parameterized()),
     ];
+    if let Some(t) = job
+        .dispatch_idempotency_token
+        .as_deref()
+        .filter(|t| !t.is_empty())
+    {
+        basic.push(format!("Idempotency Token|{t}"));
+    }
     let _ = writeln!(io.out, "{}", format_kv(&basic));
     if args.short {
         return 0;
@@ -204,6 +211,16 @@ fn job_info(
         .block(ctx.client.job_summary(id, q))
         .map_err(|e| format!("Error querying job summary: {e}"))?
         .0;
+    if job.is_parameterized() {
+        if let Some(p) = &job.parameterized_job {
+            let rows = vec![
+                format!("Payload|{}", p.payload),
+                format!("Required Metadata|{}", p.meta_required.join(", ")),
+                format!("Optional Metadata|{}", p.meta_optional.join(", ")),
+            ];
+            let _ = writeln!(io.out, "\nParameterized Job\n{}", format_kv(&rows));
+        }
+    }
     if !job.is_periodic() && !job.is_parameterized() {
         let mut rows =
             vec!["Task Group|Queued|Starting|Running|Failed|Complete|Lost|Unknown".to_string()];
@@ -232,7 +249,7 @@ fn job_info(
         let _ = writeln!(io.out, "\n{title}\n{}", format_list(&rows));
     }
     if job.is_periodic() || job.is_parameterized() {
-        return Ok(());
+        return children(ctx, io, job);
     }
     let mut rows = vec!["ID|Priority|Triggered By|Status|Placement Failures".to_string()];
     let mut blocked = false;
@@ -267,6 +284,7 @@ fn job_info(
             }
         }
     }
+    rescheduling_evals(ctx, io, job, &allocs, args.verbose, len);
     if let Some(d) = latest {
         let _ = writeln!(
             io.out,
@@ -294,4 +312,108 @@ fn format_latest_deployment(d: &Deployment, len: usize) -> String {
         base.push_str(&format_deployment_groups(&d.task_groups));
     }
     base
+}
+
+/// `Previously Launched Jobs` of a periodic job, `Dispatched Jobs` of a
+/// parameterized one (children whose ID starts with the launch suffix).
+fn children(ctx: &Ctx, io: &mut Io<'_>, job: &Job) -> Result<(), String> {
+    let (suffix, title, none) = if job.is_parameterized() {
+        (
+            nomad_types::consts::job_defaults::DISPATCH_LAUNCH_SUFFIX,
+            "Dispatched Jobs",
+            "No dispatched instances of parameterized job found",
+        )
+    } else {
+        (
+            nomad_types::consts::job_defaults::PERIODIC_LAUNCH_SUFFIX,
+            "Previously Launched Jobs",
+            "No instances of periodic job found",
+        )
+    };
+    let q = QueryOptions::prefix(format!("{}{suffix}", job.id())).in_namespace(job.namespace());
+    let kids = ctx
+        .block(ctx.client.jobs_list(&q))
+        .map_err(|e| format!("Error querying job: {e}"))?
+        .0;
+    if kids.is_empty() {
+        let _ = writeln!(io.out, "\n{none}");
+        return Ok(());
+    }
+    let mut rows = vec!["ID|Status".to_string()];
+    for k in kids.iter().filter(|k| k.parent_id == job.id()) {
+        rows.push(format!("{}|{}", k.id, k.status));
+    }
+    let _ = writeln!(io.out, "\n{title}\n{}", format_list(&rows));
+    Ok(())
+}
+
+/// `Future Rescheduling Attempts`: the follow-up evaluation of each
+/// group's most recently modified allocation, when it is still to run.
+fn rescheduling_evals(
+    ctx: &Ctx,
+    io: &mut Io<'_>,
+    job: &Job,
+    allocs: &[nomad_types::AllocationListStub],
+    verbose: bool,
+    len: usize,
+) {
+    let mut latest: std::collections::BTreeMap<&str, &nomad_types::AllocationListStub> =
+        std::collections::BTreeMap::new();
+    for a in allocs {
+        let newer = latest
+            .get(a.task_group.as_str())
+            .is_none_or(|l| a.modify_time > l.modify_time);
+        if newer {
+            latest.insert(&a.task_group, a);
+        }
+    }
+    let mut rows = Vec::new();
+    for (tg, a) in latest {
+        if a.followup_eval_id.is_empty() {
+            continue;
+        }
+        let Some(when) = super::alloc::future_eval_time(ctx, &a.followup_eval_id) else {
+            continue;
+        };
+        let eval = limit(&a.followup_eval_id, len);
+        if verbose {
+            let policy = job
+                .lookup_task_group(tg)
+                .and_then(|g| g.reschedule_policy.as_ref())
+                .map(reschedule_policy_string)
+                .unwrap_or_default();
+            rows.push(format!("{tg}|{policy}|{eval}|{when}"));
+        } else {
+            rows.push(format!("{tg}|{eval}|{when}"));
+        }
+    }
+    if rows.is_empty() {
+        return;
+    }
+    let head = if verbose {
+        "Task Group|Reschedule Policy|Eval ID|Eval Time"
+    } else {
+        "Task Group|Eval ID|Eval Time"
+    };
+    rows.insert(0, head.to_string());
+    let _ = writeln!(
+        io.out,
+        "\nFuture Rescheduling Attempts\n{}",
+        format_list(&rows)
+    );
+}
+
+/// The Go API's `ReschedulePolicy.String`.
+fn reschedule_policy_string(p: &nomad_types::ReschedulePolicy) -> String {
+    let func = p.delay_function.clone().unwrap_or_default();
+    let max = p.max_delay.unwrap_or_default();
+    if p.unlimited.unwrap_or(false) {
+        format!("unlimited with {func} delay, max_delay = {max}")
+    } else {
+        format!(
+            "{}/{} with {func} delay, max_delay = {max}",
+            p.attempts.unwrap_or(0),
+            p.interval.unwrap_or_default()
+        )
+    }
 }

@@ -312,11 +312,17 @@ impl RaftAcceptor {
     /// Dropped when the node has not started yet or too many connections are open.
     pub fn accept(&self, stream: TcpStream) {
         let Some(inbox) = self.inbox.get().cloned() else {
-            tracing::debug!(node = self.shared.id, "raft connection before the node started; closing");
+            tracing::debug!(
+                node = self.shared.id,
+                "raft connection before the node started; closing"
+            );
             return;
         };
         let Ok(permit) = self.limit.clone().try_acquire_owned() else {
-            tracing::warn!(node = self.shared.id, "too many inbound raft connections; closing");
+            tracing::warn!(
+                node = self.shared.id,
+                "too many inbound raft connections; closing"
+            );
             return;
         };
         let shared = self.shared.clone();

@@ -582,6 +582,9 @@ impl Txn<'_> {
         self.touch(Table::Allocs);
         self.t.job_summaries.remove(key);
         self.touch(Table::JobSummary);
+        if self.t.scaling_events.remove(key).is_some() {
+            self.touch(Table::ScalingEvent);
+        }
         Ok(())
     }
 

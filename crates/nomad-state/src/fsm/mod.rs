@@ -12,6 +12,7 @@ mod deployments;
 mod evals;
 mod jobs;
 mod nodes;
+mod scaling;
 
 use std::collections::BTreeMap;
 
@@ -174,6 +175,7 @@ impl<'a> Txn<'a> {
             Command::JobStability(c) => {
                 self.update_job_stability(&c.namespace, &c.job_id, c.job_version, c.stable)
             }
+            Command::ScalingEventRegister(c) => self.scaling_event_register(c),
             // Handled by the store before a transaction is opened.
             Command::Restore(_) => Err(ApplyError::Decode(
                 "a restore cannot be applied inside a transaction".into(),

@@ -1,0 +1,227 @@
+//! Healing with real processes: one `nomad-server` and two `nomad-client`s.
+//! A client killed with SIGKILL goes down after its heartbeat TTL and its
+//! allocation is replaced on the other client; the client comes back on its
+//! data dir; then `node drain` empties a node into the other one.
+
+
+use nomad_e2e::{free_port, nomad_at, DevAgent};
+
+fn node_rows(d: &std::path::Path, addr: &str) -> Vec<(String, String, String, String)> {
+    // ID  Node Pool  DC  Name  Class  Drain  Eligibility  Status
+    nomad_at(d, addr, &["node", "status"])
+        .stdout
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() >= 8).then(|| (f[0].into(), f[3].into(), f[6].into(), f[7].into()))
+        })
+        .collect()
+}
+
+/// (alloc id, node id, desired, status) of `job status JOB`.
+fn allocs(d: &std::path::Path, addr: &str, job: &str) -> Vec<(String, String, String, String)> {
+    // ID  Node ID  Task Group  Version  Desired  Status  Created  Modified
+    nomad_at(d, addr, &["job", "status", job])
+        .stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("Allocations"))
+        .skip(2)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() >= 6).then(|| (f[0].into(), f[1].into(), f[4].into(), f[5].into()))
+        })
+        .collect()
+}
+
+fn job(name: &str, count: u32) -> String {
+    format!(
+        r#"
+job "{name}" {{
+  datacenters = ["dc1"]
+  group "g" {{
+    count = {count}
+    migrate {{
+      max_parallel     = 1
+      min_healthy_time = "1s"
+    }}
+    update {{
+      min_healthy_time = "1s"
+    }}
+    task "t" {{
+      driver = "raw_exec"
+      config {{
+        command = "/bin/sleep"
+        args    = ["120"]
+      }}
+      resources {{
+        cpu    = 50
+        memory = 32
+      }}
+    }}
+  }}
+}}
+"#
+    )
+}
+
+#[test]
+fn a_killed_client_is_replaced_and_a_drain_empties_a_node() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let (http, rpc, serf) = (free_port(), free_port(), free_port());
+    std::fs::write(
+        d.join("server.hcl"),
+        format!(
+            "data_dir = \"{}/s\"\nbind_addr = \"127.0.0.1\"\nports {{\n  http = {http}\n  rpc = {rpc}\n  serf = {serf}\n}}\n\
+             server {{\n  enabled = true\n  bootstrap_expect = 1\n  heartbeat_grace = \"1s\"\n  min_heartbeat_ttl = \"1s\"\n}}\n",
+            d.display()
+        ),
+    )
+    .expect("server.hcl");
+    for c in ["c1", "c2"] {
+        std::fs::write(
+            d.join(format!("{c}.hcl")),
+            format!(
+                "data_dir = \"{}/{c}\"\nbind_addr = \"127.0.0.1\"\nname = \"{c}\"\nports {{\n  http = {}\n}}\n\
+                 client {{\n  enabled = true\n  servers = [\"127.0.0.1:{rpc}\"]\n}}\n\
+                 plugin \"raw_exec\" {{\n  config {{\n    enabled = true\n  }}\n}}\n",
+                d.display(),
+                free_port()
+            ),
+        )
+        .expect("client config");
+    }
+    let server = DevAgent::spawn(
+        "nomad-server",
+        &["-config", "server.hcl"],
+        d,
+        "server",
+        Some(http),
+    );
+    let addr = server.addr.clone();
+    let spawn_client = |c: &str| {
+        DevAgent::spawn(
+            "nomad-client",
+            &["-config", &format!("{c}.hcl")],
+            d,
+            c,
+            None,
+        )
+    };
+    let mut clients = vec![Some(spawn_client("c1")), Some(spawn_client("c2"))];
+    server.wait_for("two ready clients", 30, || {
+        node_rows(d, &addr)
+            .iter()
+            .filter(|n| n.3 == "ready")
+            .count()
+            == 2
+    });
+
+    // A killed client's allocation is replaced on the other client.
+    std::fs::write(d.join("one.nomad.hcl"), job("one", 1)).expect("job");
+    let r = nomad_at(d, &addr, &["job", "run", "-detach", "one.nomad.hcl"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let mut first = (String::new(), String::new());
+    server.wait_for("the allocation running", 30, || {
+        match allocs(d, &addr, "one")
+            .into_iter()
+            .find(|a| a.3 == "running")
+        {
+            Some(a) => {
+                first = (a.0, a.1);
+                true
+            }
+            None => false,
+        }
+    });
+    let nodes = node_rows(d, &addr);
+    let victim = nodes
+        .iter()
+        .find(|n| n.0 == first.1)
+        .expect("victim node")
+        .1
+        .clone();
+    let vi = if victim == "c1" { 0 } else { 1 };
+    clients[vi].as_mut().expect("client").kill9();
+    server.wait_for(
+        "the killed client down and its allocation replaced",
+        30,
+        || {
+            let down = node_rows(d, &addr)
+                .iter()
+                .any(|n| n.1 == victim && n.3 == "down");
+            let a = allocs(d, &addr, "one");
+            let lost = a.iter().any(|x| x.0 == first.0 && x.3 == "lost");
+            let replaced = a.iter().any(|x| x.1 != first.1 && x.3 == "running");
+            down && lost && replaced
+        },
+    );
+
+    // It comes back on its data dir.
+    clients[vi] = Some(spawn_client(&victim));
+    server.wait_for("the client back", 30, || {
+        node_rows(d, &addr)
+            .iter()
+            .filter(|n| n.3 == "ready")
+            .count()
+            == 2
+    });
+
+    // A drain empties one node into the other, one migration at a time.
+    std::fs::write(d.join("four.nomad.hcl"), job("four", 4)).expect("job");
+    let r = nomad_at(d, &addr, &["job", "run", "-detach", "four.nomad.hcl"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    server.wait_for("four running", 30, || {
+        allocs(d, &addr, "four")
+            .iter()
+            .filter(|a| a.3 == "running")
+            .count()
+            == 4
+    });
+    let busiest = {
+        let a = allocs(d, &addr, "four");
+        let mut by: std::collections::BTreeMap<String, usize> = Default::default();
+        for x in a.iter().filter(|x| x.3 == "running") {
+            *by.entry(x.1.clone()).or_default() += 1;
+        }
+        by.into_iter()
+            .max_by_key(|(_, n)| *n)
+            .map(|(k, _)| k)
+            .expect("a node")
+    };
+    let drain = nomad_at(
+        d,
+        &addr,
+        &[
+            "node",
+            "drain",
+            "-enable",
+            "-yes",
+            "-deadline",
+            "2m",
+            &busiest,
+        ],
+    );
+    assert_eq!(drain.code, 0, "{drain:?}\n{}", server.logs());
+    assert!(drain.stdout.contains("Drain complete"), "{}", drain.stdout);
+    let live: Vec<_> = allocs(d, &addr, "four")
+        .into_iter()
+        .filter(|a| a.2 == "run")
+        .collect();
+    assert_eq!(live.len(), 4, "{live:?}");
+    assert!(
+        live.iter().all(|a| a.1 != busiest),
+        "nothing left on the drained node: {live:?}"
+    );
+    assert!(
+        node_rows(d, &addr)
+            .iter()
+            .any(|n| n.0 == busiest && n.2 == "ineligible"),
+        "a drained node stays ineligible"
+    );
+    for j in ["one", "four"] {
+        let _ = nomad_at(d, &addr, &["job", "stop", "-detach", j]);
+    }
+    drop(clients);
+}
