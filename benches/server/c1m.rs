@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use nomad_server::testing::{register, service_job};
+use nomad_server::testing::register;
 use nomad_types::consts::eval_status;
 
 use crate::{arg, dir_bytes, fleet, peak_rss_mib, percentile, register_nodes};
@@ -36,11 +36,7 @@ pub(crate) async fn run() {
             let mut j = s;
             while j < jobs {
                 server
-                    .job_register(register(service_job(
-                        &format!("c1m-{j:04}"),
-                        count as i64,
-                        10,
-                    )))
+                    .job_register(register(crate::job(&format!("c1m-{j:04}"), count, 10, 32)))
                     .await
                     .expect("register job");
                 j += SUBMITTERS;

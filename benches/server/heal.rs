@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use nomad_server::testing::{register, service_job};
+use nomad_server::testing::register;
 use nomad_server::Server;
 use nomad_types::consts::node_status;
 use nomad_types::Node;
@@ -49,7 +49,7 @@ pub(crate) async fn run() {
     let t = Instant::now();
     for j in 0..jobs {
         server
-            .job_register(register(service_job(&format!("job{j}"), count as i64, 20)))
+            .job_register(register(crate::job(&format!("job{j}"), count, 20, 32)))
             .await
             .expect("register job");
     }

@@ -79,6 +79,21 @@ pub(crate) async fn server(dir: &std::path::Path) -> Server {
     testing::start(cfg).await.expect("server")
 }
 
+/// A service job of `count` allocations asking `cpu` MHz and `memory_mb`
+/// MB each (the scheduler workloads' shape: a million of 10 MHz / 32 MB
+/// fill 5,000 nodes to 50% CPU and 39% memory).
+pub(crate) fn job(id: &str, count: usize, cpu: i64, memory_mb: i64) -> nomad_types::Job {
+    let mut j = testing::service_job(id, count as i64, cpu);
+    for tg in &mut j.task_groups {
+        for t in &mut tg.tasks {
+            if let Some(r) = t.resources.as_mut() {
+                r.memory_mb = Some(memory_mb);
+            }
+        }
+    }
+    j
+}
+
 /// `n` ready nodes of 4,000 MHz and 16 GiB.
 pub(crate) fn fleet(n: usize) -> Vec<Node> {
     (0..n)

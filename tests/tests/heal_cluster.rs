@@ -3,7 +3,6 @@
 //! allocation is replaced on the other client; the client comes back on its
 //! data dir; then `node drain` empties a node into the other one.
 
-
 use nomad_e2e::{free_port, nomad_at, DevAgent};
 
 fn node_rows(d: &std::path::Path, addr: &str) -> Vec<(String, String, String, String)> {

@@ -258,6 +258,18 @@ async fn start_server(
     if let Some(d) = cfg.min_heartbeat_ttl {
         sc.min_heartbeat_ttl = d;
     }
+    for (key, d) in &cfg.gc {
+        let slot = match key.as_str() {
+            "eval_gc_threshold" => &mut sc.gc.eval_gc_threshold,
+            "batch_eval_gc_threshold" => &mut sc.gc.batch_eval_gc_threshold,
+            "job_gc_threshold" => &mut sc.gc.job_gc_threshold,
+            "job_gc_interval" => &mut sc.gc.job_gc_interval,
+            "node_gc_threshold" => &mut sc.gc.node_gc_threshold,
+            "deployment_gc_threshold" => &mut sc.gc.deployment_gc_threshold,
+            _ => continue,
+        };
+        *slot = *d;
+    }
     let server = Server::start(sc).await.context("starting the server")?;
     if cfg.bootstrap_expect <= 1 && !server.wait_for_leadership(Duration::from_secs(10)).await {
         bail!("the server did not become leader");

@@ -5,12 +5,14 @@
 //! `NOMAD_TOKEN`, `region` from `NOMAD_REGION`, `namespace` from
 //! `NOMAD_NAMESPACE`), blocking queries (`index`/`wait`, returning the value
 //! with its [`QueryMeta`]), lenient decoding of responses into
-//! `nomad_types`, and Nomad's error text (`Unexpected response code: 404
-//! (job not found)`).
+//! `nomad_types`, Nomad's error text (`Unexpected response code: 404
+//! (job not found)`), and the event stream ([`Client::event_stream`]: typed
+//! `nomad_types::event::Events`, heartbeats skipped).
 //!
 //! Must not depend on: server crates (state, raft, scheduler, server); it
 //! only speaks HTTP. Used by the CLI, the client agent's tests and benches.
 
+mod events;
 mod routes;
 
 use std::time::Duration;
@@ -18,6 +20,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+pub use events::{EventStream, EventStreamRequest};
 pub use routes::{Dispatch, JoinResponse, LogStream};
 
 /// Default agent address.

@@ -8,6 +8,7 @@
 //! to Nomad's status codes.
 
 use std::pin::Pin;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use futures_util::Stream;
@@ -98,6 +99,11 @@ pub struct LogsRequest {
     pub origin: String,
 }
 
+/// The event stream's default heartbeat interval (Nomad's servers send
+/// one every 30 s; this agent sends them more often, which clients ignore
+/// alike and idle proxies prefer).
+pub const DEFAULT_EVENT_HEARTBEAT: Duration = Duration::from_secs(10);
+
 /// A stream of raw bytes (log or file contents).
 pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Vec<u8>, ClusterError>> + Send>>;
 
@@ -124,6 +130,13 @@ pub trait ClusterApi: Send + Sync + 'static {
     /// once (any server may answer); otherwise once it has applied every
     /// entry the leader had committed when the read began (Raft ReadIndex).
     async fn read_barrier(&self, stale: bool) -> Result<ReadMeta, ClusterError>;
+
+    /// How long `GET /v1/event/stream` stays silent before it sends a `{}`
+    /// heartbeat ([`DEFAULT_EVENT_HEARTBEAT`]). The events themselves come
+    /// from [`ClusterApi::state`]'s buffer.
+    fn event_heartbeat(&self) -> Duration {
+        DEFAULT_EVENT_HEARTBEAT
+    }
 
     // ---- jobs ----
 

@@ -8,7 +8,10 @@
 //! and the mapping of errors to Nomad's status codes with plain-text bodies.
 //! The agent plugs in behind one trait, [`ClusterApi`]: reads come from its
 //! state-store replica (snapshots, watches), writes are methods mirroring
-//! Nomad's RPCs. [`testing::InMemoryCluster`] implements it over a real
+//! Nomad's RPCs. `GET /v1/event/stream` streams the replica's event buffer
+//! as Nomad's newline-delimited JSON (topic/key/namespace filters, `index`
+//! to resume, `{}` heartbeats every [`ClusterApi::event_heartbeat`]).
+//! [`testing::InMemoryCluster`] implements it over a real
 //! `nomad_state::StateStore` (no raft, no scheduler) for tests of this crate,
 //! the API client and the CLI.
 //!
@@ -24,7 +27,9 @@ pub mod testing;
 
 use std::sync::Arc;
 
-pub use cluster::{ByteStream, ClientFs, ClusterApi, ClusterError, LogsRequest, ReadMeta};
+pub use cluster::{
+    ByteStream, ClientFs, ClusterApi, ClusterError, LogsRequest, ReadMeta, DEFAULT_EVENT_HEARTBEAT,
+};
 pub use query::{parse_go_bool, MAX_QUERY_TIME};
 
 /// The `/v1` router over an agent.

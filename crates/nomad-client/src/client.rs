@@ -519,8 +519,7 @@ impl Inner {
             health.retain(|id, _| {
                 records.iter().any(|(rid, r)| {
                     rid == id
-                        && r
-                            .alloc
+                        && r.alloc
                             .deployment_status
                             .as_ref()
                             .is_none_or(|d| d.healthy.is_none())

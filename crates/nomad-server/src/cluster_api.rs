@@ -31,10 +31,6 @@ impl From<ServerError> for ClusterError {
     }
 }
 
-fn not_yet(what: &str) -> ClusterError {
-    ClusterError::NotImplemented(format!("{what} is not implemented by this server yet"))
-}
-
 #[async_trait]
 impl ClusterApi for Server {
     fn client_fs(&self) -> Option<std::sync::Arc<dyn nomad_api::ClientFs>> {
@@ -156,7 +152,8 @@ impl ClusterApi for Server {
         Ok(Server::job_scale_status(self, &namespace, &job_id)?)
     }
     async fn system_gc(&self) -> Result<(), ClusterError> {
-        Err(not_yet("garbage collection"))
+        Server::system_gc(self).await?;
+        Ok(())
     }
     async fn agent_self(&self) -> Result<AgentSelf, ClusterError> {
         Ok(AgentSelf {
@@ -248,7 +245,8 @@ impl ClusterApi for Server {
                 node: names.get(id).cloned().unwrap_or_else(|| "(unknown)".into()),
                 address: st.peers.get(id).cloned().unwrap_or_default(),
                 leader: st.leader_id == Some(*id),
-                ..RaftServer::default()
+                voter: true,
+                raft_protocol: "3".into(),
             })
             .collect();
         Ok(RaftConfiguration {

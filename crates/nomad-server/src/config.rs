@@ -54,6 +54,61 @@ pub struct ServerConfig {
     pub eval_nack_timeout: Duration,
     /// Deliveries of one evaluation before it is failed (3).
     pub eval_delivery_limit: u32,
+    /// Garbage collection: ages and intervals (see [`GcConfig`]).
+    pub gc: GcConfig,
+    /// The plan applier's tracker of nodes whose plans keep being rejected
+    /// (`server { plan_rejection_tracker { ... } }`).
+    pub plan_rejection: crate::bad_nodes::PlanRejectionConfig,
+}
+
+/// Garbage collection settings (Nomad's `server` block keys of the same
+/// names; the intervals other than `job_gc_interval` are not agent keys in
+/// Nomad, only server settings). An object is collected once it has been
+/// terminal for longer than its threshold; `system gc` ignores the
+/// thresholds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GcConfig {
+    /// Terminal evaluations (and their allocations) of non-batch jobs
+    /// (`eval_gc_threshold`, 1h).
+    pub eval_gc_threshold: Duration,
+    /// Terminal evaluations of batch jobs (`batch_eval_gc_threshold`, 24h).
+    pub batch_eval_gc_threshold: Duration,
+    /// Stopped or dead jobs (`job_gc_threshold`, 4h).
+    pub job_gc_threshold: Duration,
+    /// Down nodes (`node_gc_threshold`, 24h).
+    pub node_gc_threshold: Duration,
+    /// Terminal deployments (`deployment_gc_threshold`, 1h).
+    pub deployment_gc_threshold: Duration,
+    /// How often evaluations are collected (5m).
+    pub eval_gc_interval: Duration,
+    /// How often jobs are collected (`job_gc_interval`, 5m).
+    pub job_gc_interval: Duration,
+    /// How often nodes are collected (5m).
+    pub node_gc_interval: Duration,
+    /// How often deployments are collected (5m).
+    pub deployment_gc_interval: Duration,
+    /// How often evaluations blocked after running out of plan attempts
+    /// are retried (1m, Nomad's `failedEvalUnblockInterval`).
+    pub failed_eval_unblock_interval: Duration,
+}
+
+impl Default for GcConfig {
+    fn default() -> Self {
+        const MIN: u64 = 60;
+        const HOUR: u64 = 60 * MIN;
+        GcConfig {
+            eval_gc_threshold: Duration::from_secs(HOUR),
+            batch_eval_gc_threshold: Duration::from_secs(24 * HOUR),
+            job_gc_threshold: Duration::from_secs(4 * HOUR),
+            node_gc_threshold: Duration::from_secs(24 * HOUR),
+            deployment_gc_threshold: Duration::from_secs(HOUR),
+            eval_gc_interval: Duration::from_secs(5 * MIN),
+            job_gc_interval: Duration::from_secs(5 * MIN),
+            node_gc_interval: Duration::from_secs(5 * MIN),
+            deployment_gc_interval: Duration::from_secs(5 * MIN),
+            failed_eval_unblock_interval: Duration::from_secs(MIN),
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -87,6 +142,8 @@ impl Default for ServerConfig {
             failover_heartbeat_ttl: Duration::from_secs(300),
             eval_nack_timeout: Duration::from_secs(60),
             eval_delivery_limit: 3,
+            gc: GcConfig::default(),
+            plan_rejection: Default::default(),
         }
     }
 }

@@ -272,7 +272,7 @@ impl Server {
             self.create_node_evals(&req.node_id).await;
         }
         if req.mark_eligible {
-            self.unblock(r.index);
+            self.unblock_if_schedulable(&req.node_id, r.index);
         }
         Ok(NodeDrainUpdateResponse {
             node_modify_index: r.index,

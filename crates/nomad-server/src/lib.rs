@@ -8,9 +8,17 @@
 //! * the leader-only subsystems, started on gaining leadership and stopped on
 //!   losing it: the [`broker::EvalBroker`] (ready queues per scheduler type,
 //!   one evaluation in flight per job, ack/nack with a nack timeout and a
-//!   delivery limit, delayed evaluations), [`blocked::BlockedEvals`], the plan
-//!   queue with its single plan applier ([`plan_apply`]), the heartbeat
-//!   timers ([`heartbeat`]) and the deployment watcher (`deployments`:
+//!   delivery limit, delayed evaluations), [`blocked::BlockedEvals`]
+//!   (one blocked evaluation per job, unblocked by capacity changes on a
+//!   computed node class it found eligible or never saw, or on any class
+//!   when its constraints escaped classes), the plan queue with its single
+//!   plan applier ([`plan_apply`]; a node whose plans keep being rejected is
+//!   marked ineligible, [`bad_nodes`]), the heartbeat
+//!   timers ([`heartbeat`]), garbage collection ([`gc`]: terminal
+//!   evaluations and allocations, stopped or dead jobs, down nodes and
+//!   terminal deployments older than Nomad's thresholds, each kind every
+//!   5 minutes; `system gc` reaps everything eligible at once via
+//!   [`Server::system_gc`]) and the deployment watcher (`deployments`:
 //!   evaluates the job as allocations turn healthy so rolling updates go
 //!   on batch by batch, fails deployments on unhealthy allocations or a
 //!   missed `progress_deadline`, promotes canaries with `auto_promote`,
@@ -53,6 +61,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod bad_nodes;
 pub mod blocked;
 pub mod broker;
 mod config;
@@ -62,6 +71,7 @@ mod dispatch;
 pub mod drainer;
 mod error;
 mod fsm;
+pub mod gc;
 pub mod heartbeat;
 mod job_actions;
 mod jobs;
@@ -77,7 +87,7 @@ pub mod worker;
 #[cfg(feature = "cluster-api")]
 mod cluster_api;
 
-pub use config::ServerConfig;
+pub use config::{GcConfig, ServerConfig};
 pub use error::ServerError;
 pub use nodes::{AllocWatch, ClientAllocUpdate};
 pub use server::Server;

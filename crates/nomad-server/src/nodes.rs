@@ -172,7 +172,7 @@ impl Server {
 
     async fn node_became_ready(&self, node_id: &str, index: u64) {
         self.create_node_evals(node_id).await;
-        self.unblock(index);
+        self.unblock_if_schedulable(node_id, index);
     }
 
     /// One `node-update` evaluation per job with allocations on the node,
@@ -270,7 +270,7 @@ impl Server {
     /// capacity for blocked evaluations.
     pub async fn node_update_allocs(
         &self,
-        updates: Vec<ClientAllocUpdate>,
+        mut updates: Vec<ClientAllocUpdate>,
     ) -> Result<u64, ServerError> {
         if updates.is_empty() {
             return Ok(self.inner.reader.snapshot().latest_index());
@@ -285,15 +285,23 @@ impl Server {
         let now = crate::now_nanos();
         let mut evals = Vec::new();
         let mut seen = BTreeSet::new();
-        let mut freed = false;
+        // Nodes where an allocation finished (complete or failed, as Nomad
+        // counts it): their classes have room again.
+        let mut freed: BTreeSet<String> = BTreeSet::new();
+        for u in &mut updates {
+            // The server's clock stamps the change, as in Nomad (garbage
+            // collection ages allocations by it).
+            u.modify_time = now;
+        }
         for u in &updates {
-            let terminal = matches!(
+            if matches!(
                 u.client_status.as_str(),
-                alloc_client_status::COMPLETE
-                    | alloc_client_status::FAILED
-                    | alloc_client_status::LOST
-            );
-            freed |= terminal;
+                alloc_client_status::COMPLETE | alloc_client_status::FAILED
+            ) {
+                if let Some(a) = snap.alloc_by_id(&u.id) {
+                    freed.insert(a.node_id.clone());
+                }
+            }
             if u.client_status == alloc_client_status::FAILED {
                 if let Some(a) = snap.alloc_by_id(&u.id) {
                     if let Some(job) = a
@@ -308,6 +316,12 @@ impl Server {
                 }
             }
         }
+        let deployments: Vec<String> = updates
+            .iter()
+            .filter_map(|u| snap.alloc_by_id(&u.id))
+            .map(|a| a.deployment_id.clone())
+            .filter(|d| !d.is_empty())
+            .collect();
         let r = self
             .propose(Command::AllocClientUpdate(AllocClientUpdate {
                 allocs: updates,
@@ -317,8 +331,9 @@ impl Server {
         if let Some(e) = r.error {
             return Err(ServerError::BadRequest(e.to_string()));
         }
-        if freed {
-            self.unblock(r.index);
+        self.deployments_changed(deployments);
+        if !freed.is_empty() {
+            self.unblock_nodes(freed.iter().map(String::as_str), r.index);
         }
         Ok(r.index)
     }
@@ -353,7 +368,7 @@ impl Server {
             });
         }
         if req.eligibility == node_eligibility::ELIGIBLE {
-            self.unblock(r.index);
+            self.unblock_if_schedulable(&req.node_id, r.index);
         }
         Ok(NodeEligibilityUpdateResponse {
             node_modify_index: r.index,

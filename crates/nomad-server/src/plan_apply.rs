@@ -7,9 +7,13 @@
 //! resources still fit, no port collides), and commits the parts that pass
 //! in one `ApplyPlanResults` entry. Parts that fail are left out (a partial
 //! commit) and the result carries a refresh index; an `AllAtOnce` plan is
-//! all or nothing.
+//! all or nothing. Rejections are counted per node
+//! ([`crate::bad_nodes`]); a node that reaches the threshold is marked
+//! ineligible in the same entry.
 
 use std::collections::HashSet;
+
+use nomad_scheduler::hash::FxHashSet;
 use std::sync::Arc;
 
 use nomad_scheduler::plan::{Plan, PlanResult};
@@ -42,7 +46,8 @@ pub fn evaluate_node(snap: &StateSnapshot, plan: &Plan, node_id: &str) -> Result
     if node.drain_strategy.is_some() {
         return Err("node is draining".into());
     }
-    let mut removed: HashSet<&str> = HashSet::new();
+    // FxHash: this set is probed once per allocation already on the node.
+    let mut removed: FxHashSet<&str> = FxHashSet::default();
     for list in [
         plan.node_update.get(node_id),
         plan.node_preemptions.get(node_id),
@@ -52,11 +57,20 @@ pub fn evaluate_node(snap: &StateSnapshot, plan: &Plan, node_id: &str) -> Result
     {
         removed.extend(list.iter().map(|a| a.id.as_str()));
     }
-    removed.extend(new.iter().map(|a| a.id.as_str()));
+    // A placement that updates an allocation already stored replaces it;
+    // fresh placements (the common case) have new IDs and need no entry, so
+    // a plain placement plan probes nothing per existing allocation.
+    removed.extend(
+        new.iter()
+            .filter(|a| snap.alloc_by_id(&a.id).is_some())
+            .map(|a| a.id.as_str()),
+    );
     let existing: Vec<&Arc<Allocation>> = snap
         .allocs_by_node(node_id)
         .iter()
-        .filter(|a| !a.terminal_status() && !removed.contains(a.id.as_str()))
+        .filter(|a| {
+            !a.terminal_status() && (removed.is_empty() || !removed.contains(a.id.as_str()))
+        })
         .collect();
     let mut used = Res::default();
     for a in existing.iter().copied().chain(new.iter()) {
@@ -155,6 +169,26 @@ pub fn evaluate_plan(snap: &StateSnapshot, plan: &Plan) -> PlanResult {
         }
     }
     result
+}
+
+/// Records the rejections of a plan's nodes with the tracker and returns
+/// the nodes to mark ineligible in its entry: those that reached the
+/// tracker's threshold. Nodes already ineligible or gone are not counted.
+pub fn bad_nodes(
+    snap: &StateSnapshot,
+    rejected: &[String],
+    tracker: &mut crate::bad_nodes::BadNodeTracker,
+) -> Vec<String> {
+    let now = std::time::Instant::now();
+    rejected
+        .iter()
+        .filter(|id| {
+            snap.node_by_id(id)
+                .is_some_and(|n| n.scheduling_eligibility != node_eligibility::INELIGIBLE)
+        })
+        .filter(|id| tracker.add(id, now))
+        .cloned()
+        .collect()
 }
 
 /// The log entry committing `result` of `plan`.

@@ -9,7 +9,8 @@
 //! response at a time: `{"Method": "Node.Register", "Body": …}` →
 //! `{"Body": …}` or `{"Error": {"Kind": …, "Message": …}}`. Methods mirror
 //! Nomad's client RPCs: `Node.Register`, `Node.UpdateStatus`,
-//! `Node.GetClientAllocs`, `Alloc.GetAllocs`, `Node.UpdateAlloc`.
+//! `Node.GetClientAllocs`, `Alloc.GetAllocs`, `Node.UpdateAlloc`; servers
+//! forward `System.GarbageCollect` to the leader.
 //!
 //! Differences from Nomad, on purpose for now: JSON instead of msgpack, no
 //! yamux multiplexing or TLS, and Raft does not share this port (it has
@@ -186,6 +187,7 @@ async fn dispatch(server: &Server, req: Request) -> Result<serde_json::Value, Se
         }
         "Alloc.GetAllocs" => json(server.allocs_by_ids(&a.alloc_ids)),
         "Node.UpdateAlloc" => json(server.node_update_allocs(a.updates).await?),
+        "System.GarbageCollect" => json(server.system_gc().await?),
         other => Err(ServerError::BadRequest(format!(
             "rpc: can't find method {other}"
         ))),

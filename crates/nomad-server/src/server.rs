@@ -14,6 +14,7 @@ use nomad_types::Evaluation;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
+use crate::bad_nodes::BadNodeTracker;
 use crate::blocked::BlockedEvals;
 use crate::broker::{EvalBroker, Outcome};
 use crate::config::ServerConfig;
@@ -45,6 +46,8 @@ pub(crate) struct Inner {
     /// The deployment watcher's memory between passes (leader only).
     pub deployment_watch: crate::deployments::WatchState,
     pub raft_acceptor: Option<RaftAcceptor>,
+    /// Held by a garbage collection pass: passes never overlap.
+    pub gc_lock: tokio::sync::Mutex<()>,
     shutdown: watch::Sender<bool>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     /// Tasks that run only while this server leads (periodic dispatcher,
@@ -188,6 +191,7 @@ impl Server {
             members: crate::members::Members::new(me),
             deployment_watch: Default::default(),
             raft_acceptor: Some(acceptor),
+            gc_lock: tokio::sync::Mutex::new(()),
             shutdown,
             tasks: Mutex::new(Vec::new()),
             leader_tasks: Mutex::new(Vec::new()),
@@ -416,7 +420,14 @@ impl Server {
                         .await;
                     }
                 }
-                _ => {}
+                eval_status::COMPLETE if eval.failed_tg_allocs.is_empty() => {
+                    // Everything placed: the job's blocked evaluation is moot
+                    // (the FSM has cancelled it).
+                    self.inner.blocked.untrack(&eval.namespace, &eval.job_id);
+                }
+                _ => {
+                    self.inner.blocked.untrack_eval(&eval);
+                }
             }
         })
     }
@@ -462,11 +473,46 @@ impl Server {
         .await;
     }
 
-    /// Capacity changed at `index`: blocked evaluations go back to the broker.
-    pub(crate) fn unblock(&self, index: u64) {
-        for e in self.inner.blocked.unblock(index) {
-            tracing::debug!(eval_id = %e.id, job_id = %e.job_id, "unblocking evaluation");
+    /// Capacity changed at `index` on these nodes: the blocked evaluations
+    /// that could use their computed classes go back to the broker.
+    pub(crate) fn unblock_nodes<'a>(
+        &self,
+        node_ids: impl IntoIterator<Item = &'a str>,
+        index: u64,
+    ) {
+        let snap = self.inner.reader.snapshot();
+        let classes: std::collections::BTreeSet<String> = node_ids
+            .into_iter()
+            .filter_map(|id| snap.node_by_id(id))
+            .map(|n| n.computed_class.clone())
+            .collect();
+        if classes.is_empty() {
+            return;
+        }
+        let evals = self
+            .inner
+            .blocked
+            .unblock_classes(classes.iter().map(String::as_str), index);
+        for e in evals {
+            tracing::debug!(eval_id = %e.id, job_id = %e.job_id, index, "unblocking evaluation");
             self.inner.broker.enqueue(e);
+        }
+    }
+
+    /// A node became usable at `index` (registered or turned ready or
+    /// eligible): unblocks for its class when it is ready and eligible.
+    pub(crate) fn unblock_if_schedulable(&self, node_id: &str, index: u64) {
+        let usable = self
+            .inner
+            .reader
+            .snapshot()
+            .node_by_id(node_id)
+            .is_some_and(|n| {
+                n.status == node_status::READY
+                    && n.scheduling_eligibility == nomad_types::consts::node_eligibility::ELIGIBLE
+            });
+        if usable {
+            self.unblock_nodes([node_id], index);
         }
     }
 
@@ -479,6 +525,7 @@ impl Server {
         }
         self.inner.broker.set_enabled(true);
         self.inner.blocked.set_enabled(true);
+        self.all_deployments_changed();
         let snap = self.inner.reader.snapshot();
         let mut restored = 0;
         for e in snap.evals() {
@@ -509,6 +556,7 @@ impl Server {
             .unwrap_or_else(|e| e.into_inner());
         tasks.push(tokio::spawn(crate::periodic::run_dispatcher(self.clone())));
         tasks.push(tokio::spawn(crate::drainer::run_drainer(self.clone())));
+        tasks.push(tokio::spawn(crate::gc::run_collector(self.clone())));
     }
 
     fn stop_leader_tasks(&self) {
@@ -640,6 +688,7 @@ async fn leader_loop(server: Server) {
 }
 
 async fn plan_applier(server: Server, mut rx: mpsc::Receiver<PlanRequest>) {
+    let mut bad_nodes = BadNodeTracker::new(server.inner.config.plan_rejection);
     while let Some(req) = rx.recv().await {
         let stale = !req.token.is_empty()
             && server
@@ -654,23 +703,37 @@ async fn plan_applier(server: Server, mut rx: mpsc::Receiver<PlanRequest>) {
                 req.plan.eval_id
             )))
         } else {
-            apply_one(&server, &req.plan).await
+            apply_one(&server, &req.plan, &mut bad_nodes).await
         };
         let _ = req.reply.send(res);
     }
 }
 
-async fn apply_one(server: &Server, plan: &Plan) -> Result<PlanResult, ServerError> {
+async fn apply_one(
+    server: &Server,
+    plan: &Plan,
+    bad_nodes: &mut BadNodeTracker,
+) -> Result<PlanResult, ServerError> {
     if !server.is_leader() {
         return Err(ServerError::NoLeader);
     }
     let snap = server.inner.reader.snapshot();
     let mut result = plan_apply::evaluate_plan(&snap, plan);
-    if !result.progress_made() {
+    let ineligible = plan_apply::bad_nodes(&snap, &result.rejected_nodes, bad_nodes);
+    for node_id in &ineligible {
+        tracing::warn!(node_id = %node_id, eval_id = %plan.eval_id, "marking node ineligible: too many of its plans were rejected");
+    }
+    let progress = result.progress_made();
+    if !progress && ineligible.is_empty() {
         result.refresh_index = result.refresh_index.max(snap.latest_index());
         return Ok(result);
     }
-    let entry = plan_apply::plan_entry(plan, &result, crate::now_nanos());
+    let mut entry = plan_apply::plan_entry(plan, &result, crate::now_nanos());
+    entry.ineligible_nodes = ineligible;
+    if !progress {
+        // Only nodes to mark: the evaluation has nothing new to wait for.
+        entry.eval_id.clear();
+    }
     let applied = server.propose(Command::ApplyPlanResults(entry)).await?;
     if let Some(e) = applied.error {
         return Err(ServerError::Internal(format!(
@@ -683,9 +746,21 @@ async fn apply_one(server: &Server, plan: &Plan) -> Result<PlanResult, ServerErr
         result.refresh_index = applied.index;
     }
     tracing::debug!(eval_id = %plan.eval_id, index = applied.index, rejected = result.rejected_nodes.len(), "plan applied");
-    // Stops free capacity.
+    if let Some(job) = &plan.job {
+        server.job_deployments_changed(job.namespace(), job.id());
+    }
+    if !progress {
+        result.refresh_index = applied.index;
+        return Ok(result);
+    }
+    // Stops free capacity on their nodes.
     if !result.node_update.is_empty() || !result.node_preemptions.is_empty() {
-        server.unblock(applied.index);
+        let nodes = result
+            .node_update
+            .keys()
+            .chain(result.node_preemptions.keys())
+            .map(String::as_str);
+        server.unblock_nodes(nodes, applied.index);
     }
     Ok(result)
 }

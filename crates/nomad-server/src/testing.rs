@@ -187,6 +187,26 @@ impl SimClient {
     }
 }
 
+/// Hands `plan` to the leader's plan applier as a worker would, without an
+/// evaluation token (tests of the applier: rejections, partial commits).
+pub async fn submit_plan(
+    server: &Server,
+    plan: nomad_scheduler::plan::Plan,
+) -> Result<nomad_scheduler::plan::PlanResult, ServerError> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    server
+        .inner
+        .plan_tx
+        .send(crate::server::PlanRequest {
+            plan,
+            token: String::new(),
+            reply: tx,
+        })
+        .await
+        .map_err(|_| ServerError::Shutdown)?;
+    rx.await.map_err(|_| ServerError::Shutdown)?
+}
+
 /// Runs `f` with a timeout, panicking with `what` when it elapses (tests only).
 pub async fn within<T>(what: &str, d: Duration, f: impl Future<Output = T>) -> T {
     match tokio::time::timeout(d, f).await {

@@ -39,6 +39,7 @@ pub(crate) async fn worker_loop(server: Server, id: usize) {
             continue;
         }
         let snap = reader.snapshot();
+        let snapshot_index = snap.latest_index();
         let srv = server.clone();
         let ev = eval.clone();
         let token_for_planner = token.clone();
@@ -49,6 +50,7 @@ pub(crate) async fn worker_loop(server: Server, id: usize) {
                 handle,
                 eval_id: ev.id.clone(),
                 token: token_for_planner,
+                snapshot_index,
             };
             let opts = SchedulerOptions {
                 now: crate::now_nanos(),
@@ -85,6 +87,11 @@ struct WorkerPlanner {
     handle: Handle,
     eval_id: String,
     token: String,
+    /// Index of the state the scheduler works on (raised when a partial
+    /// commit hands it a fresher one); stamped on the evaluations it
+    /// creates or re-blocks, so the blocked set can tell whether they
+    /// missed a capacity change (Nomad's `Worker.snapshotIndex`).
+    snapshot_index: u64,
 }
 
 impl WorkerPlanner {
@@ -158,7 +165,9 @@ impl Planner<StateSnapshot> for WorkerPlanner {
             let _ = reader
                 .wait_applied(sub.result.refresh_index)
                 .blocking(Duration::from_secs(5));
-            sub.refreshed_state = Some(reader.snapshot());
+            let snap = reader.snapshot();
+            self.snapshot_index = snap.latest_index();
+            sub.refreshed_state = Some(snap);
         }
         Ok(sub)
     }
@@ -168,10 +177,14 @@ impl Planner<StateSnapshot> for WorkerPlanner {
     }
 
     fn create_eval(&mut self, eval: &Evaluation) -> Result<(), PlannerError> {
-        self.write_eval(eval)
+        let mut e = eval.clone();
+        e.snapshot_index = self.snapshot_index;
+        self.write_eval(&e)
     }
 
     fn reblock_eval(&mut self, eval: &Evaluation) -> Result<(), PlannerError> {
-        self.write_eval(eval)
+        let mut e = eval.clone();
+        e.snapshot_index = self.snapshot_index;
+        self.write_eval(&e)
     }
 }

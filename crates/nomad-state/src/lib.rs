@@ -20,6 +20,13 @@
 //! * encoding and restoring the whole state in a versioned format
 //!   ([`Fsm::snapshot`], [`Fsm::restore`]) and a [`StateDigest`] to
 //!   compare servers;
+//! * the event stream's source ([`events`]): each applied entry yields
+//!   Nomad's events, one per job, evaluation, allocation, deployment or
+//!   node it wrote, typed by the entry (`JobRegistered`, `PlanResult`,
+//!   `NodeDrain`, …). They are kept in a bounded buffer beside the state
+//!   (not in it: snapshots and digests ignore them; see
+//!   [`StateStore::with_event_buffer`]) and read through
+//!   [`StateReader::subscribe_events`], which never holds up apply;
 //! * the scheduler's read interface, `nomad_scheduler::State`, implemented
 //!   for [`StateSnapshot`].
 //!
@@ -72,6 +79,7 @@
 pub mod command;
 mod digest;
 mod error;
+pub mod events;
 mod fsm;
 mod index;
 pub mod persist;
@@ -86,6 +94,10 @@ mod watch;
 pub use command::Command;
 pub use digest::StateDigest;
 pub use error::{ApplyError, DecodeError, RestoreError};
+pub use events::{
+    Event, EventBatch, EventFilter, EventPayload, EventStreamError, EventSubscription, EventTopic,
+    EventType,
+};
 pub use fsm::{ApplyResult, StoreConfig};
 pub use snapshot::StateSnapshot;
 pub use store::{Fsm, StateReader, StateStore};
@@ -100,6 +112,7 @@ const _: () = {
     shared::<StateSnapshot>();
     shared::<StateReader>();
     shared::<WaitFor>();
+    sendable::<EventSubscription>();
     sendable::<StateStore>();
 };
 

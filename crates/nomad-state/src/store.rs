@@ -2,11 +2,15 @@
 //! holds, and the trait the consensus layer drives.
 
 use std::io::{Read, Write};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use crate::command::Command;
 use crate::digest::StateDigest;
 use crate::error::{ApplyError, RestoreError};
+use crate::events::buffer::EventRing;
+use crate::events::{
+    events_from_writes, Event, EventSubscription, EventType, DEFAULT_EVENT_BUFFER_SIZE,
+};
 use crate::fsm::{ApplyResult, StoreConfig, Txn};
 use crate::persist;
 use crate::snapshot::StateSnapshot;
@@ -40,16 +44,22 @@ pub trait Fsm: Send {
 struct Shared {
     current: RwLock<StateSnapshot>,
     notifier: Arc<Notifier>,
+    /// Recent events (not part of the state; see [`crate::events`]).
+    events: Arc<Mutex<EventRing>>,
 }
 
 /// The current state, owned by the FSM: the one writer of cluster state.
 ///
 /// Every applied entry is published at once as a new [`StateSnapshot`] to
 /// [`StateReader`]s, and the tables it changed wake the blocking queries
-/// waiting on them.
+/// waiting on them. The events it produced (see [`crate::events`]) are
+/// appended to a bounded buffer first, for
+/// [`StateReader::subscribe_events`].
 pub struct StateStore {
     tables: Tables,
     config: StoreConfig,
+    /// Events kept (0: none are made).
+    event_limit: usize,
     shared: Arc<Shared>,
 }
 
@@ -64,23 +74,50 @@ impl std::fmt::Debug for StateStore {
         f.debug_struct("StateStore")
             .field("applied_index", &self.tables.applied_index)
             .field("config", &self.config)
+            .field("event_limit", &self.event_limit)
             .finish()
     }
 }
 
 impl StateStore {
-    /// An empty store.
+    /// An empty store, keeping the last [`DEFAULT_EVENT_BUFFER_SIZE`]
+    /// events.
     pub fn new(config: StoreConfig) -> Self {
         let tables = Tables::default();
         let shared = Arc::new(Shared {
             current: RwLock::new(StateSnapshot::new(tables.clone())),
             notifier: Arc::new(Notifier::default()),
+            events: Arc::new(Mutex::new(EventRing::new(DEFAULT_EVENT_BUFFER_SIZE))),
         });
         StateStore {
             tables,
             config,
+            event_limit: DEFAULT_EVENT_BUFFER_SIZE,
             shared,
         }
+    }
+
+    /// Keeps the last `max_events` events for subscribers (the batch of the
+    /// newest entry is kept whole, however large); 0 makes no events at
+    /// all. A local setting: servers may differ, the state does not.
+    pub fn with_event_buffer(mut self, max_events: usize) -> Self {
+        self.set_event_buffer(max_events);
+        self
+    }
+
+    /// See [`StateStore::with_event_buffer`].
+    pub fn set_event_buffer(&mut self, max_events: usize) {
+        self.event_limit = max_events;
+        self.shared
+            .events
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .set_max_events(max_events);
+    }
+
+    /// The number of events kept (0: events are off).
+    pub fn event_buffer(&self) -> usize {
+        self.event_limit
     }
 
     /// The FSM settings.
@@ -118,19 +155,29 @@ impl StateStore {
         if let Command::Restore(r) = &cmd {
             return self.apply_restore(index, r);
         }
+        let event_type = if self.event_limit > 0 {
+            EventType::of(&cmd)
+        } else {
+            None
+        };
         let backup = self.tables.clone();
         let mut txn = Txn::new(&mut self.tables, index, self.config);
+        txn.record = event_type.is_some();
         match txn.apply(cmd) {
             Ok(()) => {
+                let written = std::mem::take(&mut txn.written);
                 let result = txn.commit();
-                self.publish(result.changed.iter().copied().collect());
+                let events = event_type
+                    .map(|t| events_from_writes(t, &written))
+                    .unwrap_or_default();
+                self.publish(result.changed.iter().copied().collect(), events);
                 result
             }
             Err(e) => {
                 drop(txn);
                 self.tables = backup;
                 self.tables.applied_index = index;
-                self.publish(TableSet::EMPTY);
+                self.publish(TableSet::EMPTY, Vec::new());
                 ApplyResult {
                     index,
                     error: Some(e),
@@ -159,7 +206,8 @@ impl StateStore {
                     tables.indexes.set(t, index);
                 }
                 self.tables = tables;
-                self.publish(Table::ALL.into_iter().collect());
+                self.reset_events();
+                self.publish(Table::ALL.into_iter().collect(), Vec::new());
                 ApplyResult {
                     index,
                     ..ApplyResult::default()
@@ -167,7 +215,7 @@ impl StateStore {
             }
             Err(e) => {
                 self.tables.applied_index = index;
-                self.publish(TableSet::EMPTY);
+                self.publish(TableSet::EMPTY, Vec::new());
                 ApplyResult {
                     index,
                     error: Some(e),
@@ -185,7 +233,7 @@ impl StateStore {
                 let applied = self.tables.applied_index;
                 if index > applied {
                     self.tables.applied_index = index;
-                    self.publish(TableSet::EMPTY);
+                    self.publish(TableSet::EMPTY, Vec::new());
                 }
                 ApplyResult {
                     index,
@@ -196,7 +244,15 @@ impl StateStore {
         }
     }
 
-    fn publish(&self, changed: TableSet) {
+    /// Publishes the state: the entry's events first, then the snapshot,
+    /// then the indexes that wake waiters (so a woken subscriber finds the
+    /// events and a woken query the state).
+    fn publish(&self, changed: TableSet, events: Vec<Event>) {
+        self.shared
+            .events
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .append(self.tables.applied_index, events);
         let snap = StateSnapshot::new(self.tables.clone());
         {
             let mut cur = self
@@ -221,8 +277,19 @@ impl StateStore {
     pub fn restore_from<R: Read>(&mut self, r: R) -> Result<(), RestoreError> {
         let tables = persist::read(r)?;
         self.tables = tables;
-        self.publish(Table::ALL.into_iter().collect());
+        self.reset_events();
+        self.publish(Table::ALL.into_iter().collect(), Vec::new());
         Ok(())
+    }
+
+    /// The state was replaced: the buffered events describe a state that
+    /// is gone, and every subscription ends.
+    fn reset_events(&self) {
+        self.shared
+            .events
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .reset(self.tables.applied_index);
     }
 
     /// A digest of every table, for comparing servers.
@@ -284,6 +351,16 @@ impl StateReader {
     /// The published indexes and registered waiters.
     pub fn notifier(&self) -> &Notifier {
         &self.shared.notifier
+    }
+
+    /// Reads the event buffer from the entry at index `from` on (0: from
+    /// the oldest event held); see [`EventSubscription`].
+    pub fn subscribe_events(&self, from: u64) -> EventSubscription {
+        EventSubscription::new(
+            Arc::clone(&self.shared.events),
+            Arc::clone(&self.shared.notifier),
+            from,
+        )
     }
 }
 

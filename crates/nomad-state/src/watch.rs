@@ -31,12 +31,16 @@ enum Condition {
     TablesPast(TableSet, u64),
     /// The applied index is at least the value.
     Applied(u64),
+    /// More states than the value have been published.
+    Published(u64),
 }
 
 #[derive(Default)]
 struct Inner {
     indexes: TableIndexes,
     applied: u64,
+    /// States published so far (every entry, restores included).
+    published: u64,
     next_id: u64,
     waiters: BTreeMap<u64, (Condition, Waker)>,
 }
@@ -50,6 +54,7 @@ impl Inner {
                 (idx > min).then_some(idx)
             }
             Condition::Applied(min) => (self.applied >= min).then_some(self.applied),
+            Condition::Published(n) => (self.published > n).then_some(self.applied),
         }
     }
 }
@@ -75,12 +80,13 @@ impl Notifier {
             let mut g = self.lock();
             g.indexes = indexes;
             g.applied = applied;
+            g.published += 1;
             let ready: Vec<u64> = g
                 .waiters
                 .iter()
                 .filter(|(_, (c, _))| match c {
                     Condition::TablesPast(set, _) => set.iter().any(|t| changed.contains(t)),
-                    Condition::Applied(_) => true,
+                    Condition::Applied(_) | Condition::Published(_) => true,
                 })
                 .filter(|(_, (c, _))| g.check(*c).is_some())
                 .map(|(id, _)| *id)
@@ -98,6 +104,12 @@ impl Notifier {
     /// The published index of each table.
     pub fn indexes(&self) -> TableIndexes {
         self.lock().indexes
+    }
+
+    /// How many states have been published (every applied entry and
+    /// restore counts one).
+    pub fn published(&self) -> u64 {
+        self.lock().published
     }
 
     /// Number of registered waiters (for tests and metrics).
@@ -131,6 +143,16 @@ impl WaitFor {
         WaitFor {
             notifier,
             cond: Condition::Applied(index),
+            slot: None,
+        }
+    }
+
+    /// Resolves, with the applied index, once more than `count` states
+    /// have been published (see [`Notifier::published`]).
+    pub(crate) fn published_past(notifier: Arc<Notifier>, count: u64) -> Self {
+        WaitFor {
+            notifier,
+            cond: Condition::Published(count),
             slot: None,
         }
     }

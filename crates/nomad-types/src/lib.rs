@@ -12,7 +12,8 @@
 //! * Nomad's defaulting ([`Job::canonicalize`]), validation
 //!   ([`Job::validate`]) and the job diff used by `nomad job plan`
 //!   ([`diff::diff_jobs`]);
-//! * lenient JSON reading and Go-compatible writing ([`json`]).
+//! * lenient JSON reading and Go-compatible writing ([`json`]);
+//! * the event stream's lines as Nomad writes them ([`event`]).
 //!
 //! JSON field names, their order, `null`s and integer-nanosecond durations
 //! match Nomad's. Conventions:
@@ -36,6 +37,7 @@ pub mod deployment;
 pub mod diff;
 pub mod duration;
 pub mod eval;
+pub mod event;
 pub mod group;
 pub mod job;
 pub mod json;

@@ -3,12 +3,14 @@
 //! a prefix and the rest of the path is parsed by the handler.
 
 mod agent;
+mod events;
 mod fs;
 mod job_actions;
 mod jobs;
 mod nodes;
 mod objects;
 mod operator;
+mod ui;
 
 use std::sync::Arc;
 
@@ -22,7 +24,10 @@ use crate::query::{error_response, parse_query, percent_decode, Reply, Req};
 type Api = Arc<dyn ClusterApi>;
 
 pub(crate) fn router(api: Api) -> axum::Router {
-    axum::Router::new().fallback(handle).with_state(api)
+    axum::Router::new()
+        .merge(ui::routes())
+        .fallback(handle)
+        .with_state(api)
 }
 
 /// Largest request body accepted (a job with big templates fits easily).
@@ -123,6 +128,7 @@ async fn dispatch(
         "/v1/operator/raft/peer" => operator::raft_peer(api, &req).await,
         "/v1/operator/snapshot" => operator::snapshot(api, &req).await,
         "/v1/metrics" => agent::metrics(api, &req).await,
+        "/v1/event/stream" => events::stream(api, &req).await,
         _ => Err(ClusterError::NotFound("404 page not found".into())),
     }
 }

@@ -74,6 +74,8 @@ pub struct InMemoryCluster {
     scaling_events: Mutex<actions::ScalingEvents>,
     /// Open deployments for service jobs (see [`deploy`]).
     deployments: bool,
+    /// `GET /v1/event/stream`'s heartbeat interval.
+    event_heartbeat: std::time::Duration,
 }
 
 impl Default for InMemoryCluster {
@@ -100,7 +102,14 @@ impl InMemoryCluster {
             servers: Mutex::new(Servers::new("nomad-rs-test.global")),
             scaling_events: Mutex::new(BTreeMap::new()),
             deployments: false,
+            event_heartbeat: crate::cluster::DEFAULT_EVENT_HEARTBEAT,
         }
+    }
+
+    /// Sends event-stream heartbeats every `every` (for fast tests).
+    pub fn with_event_heartbeat(mut self, every: std::time::Duration) -> Self {
+        self.event_heartbeat = every;
+        self
     }
 
     /// Leaves new evaluations `pending` (no placements).
@@ -467,6 +476,10 @@ impl ClusterApi for InMemoryCluster {
 
     fn state(&self) -> Result<StateReader, ClusterError> {
         Ok(self.reader.clone())
+    }
+
+    fn event_heartbeat(&self) -> std::time::Duration {
+        self.event_heartbeat
     }
 
     async fn read_barrier(&self, _stale: bool) -> Result<ReadMeta, ClusterError> {

@@ -220,6 +220,13 @@ fn apply_body_to(
         if let Some(n) = num_of(&s.body, "num_schedulers")? {
             c.num_schedulers = n as usize;
         }
+        for key in super::GC_KEYS {
+            if let Some(v) = str_of(&s.body, key) {
+                let d =
+                    super::flags::parse_duration(&v).map_err(|e| format!("server.{key}: {e}"))?;
+                c.gc.insert(key.to_string(), d);
+            }
+        }
         for (key, slot) in [
             ("heartbeat_grace", &mut c.heartbeat_grace),
             ("min_heartbeat_ttl", &mut c.min_heartbeat_ttl),

@@ -86,6 +86,11 @@ pub struct AgentConfig {
     pub heartbeat_grace: Option<Duration>,
     /// `server { min_heartbeat_ttl }` (None: Nomad's 10s).
     pub min_heartbeat_ttl: Option<Duration>,
+    /// Garbage collection settings given in the `server` block, by Nomad's
+    /// key (`eval_gc_threshold`, `batch_eval_gc_threshold`,
+    /// `job_gc_threshold`, `job_gc_interval`, `node_gc_threshold`,
+    /// `deployment_gc_threshold`).
+    pub gc: BTreeMap<String, Duration>,
     /// Run a client.
     pub client: bool,
     /// `client { servers }`.
@@ -120,6 +125,7 @@ impl Default for AgentConfig {
             num_schedulers: 0,
             heartbeat_grace: None,
             min_heartbeat_ttl: None,
+            gc: BTreeMap::new(),
             client: false,
             servers: Vec::new(),
             node_class: String::new(),
@@ -131,6 +137,16 @@ impl Default for AgentConfig {
 
 /// `retry_interval` when none is set.
 pub const DEFAULT_RETRY_INTERVAL: Duration = Duration::from_secs(30);
+
+/// The garbage collection keys of the `server` block the agent reads.
+pub const GC_KEYS: [&str; 6] = [
+    "eval_gc_threshold",
+    "batch_eval_gc_threshold",
+    "job_gc_threshold",
+    "job_gc_interval",
+    "node_gc_threshold",
+    "deployment_gc_threshold",
+];
 
 impl AgentConfig {
     /// Nomad's `-dev` configuration.

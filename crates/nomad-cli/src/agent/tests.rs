@@ -223,3 +223,40 @@ fn json_config_files() {
     let e = parse(&args(&format!("-config {g}"))).unwrap_err();
     assert!(e.contains("invalid JSON"), "{e}");
 }
+
+#[test]
+fn server_heartbeat_and_gc_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(
+        &dir,
+        "server.hcl",
+        r#"
+data_dir = "/tmp/nomad"
+server {
+  enabled           = true
+  heartbeat_grace   = "2s"
+  min_heartbeat_ttl = "500ms"
+  job_gc_threshold  = "1h"
+  eval_gc_threshold = "30m"
+}
+"#,
+    );
+    let c = parse(&args(&format!("-config {f}"))).unwrap();
+    assert_eq!(c.heartbeat_grace, Some(Duration::from_secs(2)));
+    assert_eq!(c.min_heartbeat_ttl, Some(Duration::from_millis(500)));
+    assert_eq!(
+        c.gc.get("job_gc_threshold"),
+        Some(&Duration::from_secs(3600))
+    );
+    assert_eq!(
+        c.gc.get("eval_gc_threshold"),
+        Some(&Duration::from_secs(1800))
+    );
+    let bad = write(
+        &dir,
+        "bad.hcl",
+        "data_dir = \"/tmp/nomad\"\nserver {\n  job_gc_threshold = \"soon\"\n}\n",
+    );
+    let e = parse(&args(&format!("-config {bad}"))).unwrap_err();
+    assert!(e.contains("server.job_gc_threshold"), "{e}");
+}

@@ -287,14 +287,32 @@ impl RocksStorage {
         }
     }
 
+    /// The stored snapshot with its data, read from disk. Only its metadata
+    /// stays in memory: the data is the whole state machine image (1.5 GB
+    /// at C1M) and is needed only to restore at start and to catch up a
+    /// follower.
+    fn load_snapshot(&self) -> Result<Snapshot, StorageError> {
+        if self.snapshot.get_metadata().index == 0 {
+            return Ok(self.snapshot.clone());
+        }
+        match self.db.get(K_SNAP).map_err(|e| self.rocks(e))? {
+            Some(v) => {
+                Snapshot::parse_from_bytes(&v).map_err(|e| self.corrupt(format!("snapshot: {e}")))
+            }
+            None => Err(self.corrupt("the snapshot's metadata is known but its data is missing")),
+        }
+    }
+
     fn load(&mut self) -> Result<(), StorageError> {
         if let Some(v) = self.db.get(K_HS).map_err(|e| self.rocks(e))? {
             self.hs = HardState::parse_from_bytes(&v)
                 .map_err(|e| self.corrupt(format!("hard state: {e}")))?;
         }
         if let Some(v) = self.db.get(K_SNAP).map_err(|e| self.rocks(e))? {
-            self.snapshot = Snapshot::parse_from_bytes(&v)
-                .map_err(|e| self.corrupt(format!("snapshot: {e}")))?;
+            self.snapshot = metadata_only(
+                Snapshot::parse_from_bytes(&v)
+                    .map_err(|e| self.corrupt(format!("snapshot: {e}")))?,
+            );
         }
         if let Some(v) = self.db.get(K_TRUNC).map_err(|e| self.rocks(e))? {
             if v.len() != 16 {
@@ -464,7 +482,8 @@ impl raft::Storage for RocksStorage {
 
     fn snapshot(&self, request_index: u64, to: u64) -> raft::Result<Snapshot> {
         if snapshot_serves(&self.snapshot, request_index, to) {
-            Ok(self.snapshot.clone())
+            self.load_snapshot()
+                .map_err(|e| raft::Error::Store(RaftStorageError::Other(Box::new(e))))
         } else {
             self.snapshot_requested.set(true);
             Err(raft::Error::Store(
@@ -520,7 +539,7 @@ impl LogStore for RocksStorage {
         self.db.write_opt(b, &wo).map_err(|e| self.rocks(e))?;
 
         if let Some(snap) = snapshot {
-            self.snapshot = snap.clone();
+            self.snapshot = metadata_only(snap.clone());
             self.truncated = truncated;
             self.terms.clear();
         }
@@ -560,12 +579,18 @@ impl LogStore for RocksStorage {
         let drop_n = (truncated.0 - self.truncated.0) as usize;
         self.terms.drain(..drop_n.min(self.terms.len()));
         self.truncated = truncated;
-        self.snapshot = snapshot;
+        self.snapshot = metadata_only(snapshot);
         Ok(())
     }
 
     fn stored_snapshot(&self) -> Snapshot {
-        self.snapshot.clone()
+        match self.load_snapshot() {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "reading the stored snapshot");
+                self.snapshot.clone()
+            }
+        }
     }
 
     fn snapshot_index(&self) -> u64 {
@@ -579,4 +604,10 @@ impl LogStore for RocksStorage {
     fn take_snapshot_request(&self) -> bool {
         self.snapshot_requested.replace(false)
     }
+}
+
+/// `snap` without its data (the metadata stays in memory).
+fn metadata_only(mut snap: Snapshot) -> Snapshot {
+    snap.data = Default::default();
+    snap
 }

@@ -262,6 +262,7 @@ impl Server {
             .await?;
         let r = checked(r)?;
         tracing::info!(deployment_id = %d.id, job_id = %d.job_id, eval_id = %eval_id, all = req.all, groups = ?req.groups, "deployment promoted");
+        self.deployments_changed([d.id.clone()]);
         Ok(DeploymentUpdateResponse {
             eval_id,
             eval_create_index: r.index,
@@ -282,14 +283,17 @@ impl Server {
         let d = active_deployment(&snap, deployment_id, "can't fail terminal deployment")?;
         let job = job_of(&snap, &d)?;
         let revert = d.task_groups.values().any(|s| s.auto_revert);
-        self.fail_deployment(
-            &snap,
-            &d,
-            &job,
-            deployment_description::FAILED_BY_USER,
-            revert,
-        )
-        .await
+        let r = self
+            .fail_deployment(
+                &snap,
+                &d,
+                &job,
+                deployment_description::FAILED_BY_USER,
+                revert,
+            )
+            .await;
+        self.job_deployments_changed(&d.namespace, &d.job_id);
+        r
     }
 
     /// `Deployment.Pause`: pauses an active deployment ("Deployment is
@@ -326,6 +330,7 @@ impl Server {
             .set_deployment_status(&d, status, desc, eval, None)
             .await?;
         tracing::info!(deployment_id = %d.id, job_id = %d.job_id, eval_id = %eval_id, status, "deployment status set");
+        self.deployments_changed([d.id.clone()]);
         Ok(DeploymentUpdateResponse {
             eval_create_index: if eval_id.is_empty() { 0 } else { r.index },
             eval_id,

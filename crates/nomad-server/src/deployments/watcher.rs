@@ -29,7 +29,7 @@
 //! failing groups ask for `auto_revert` (see [`super::rollback`]). Every
 //! status change writes an evaluation for the job in the same entry.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use nomad_state::command::{AllocUpdateDesiredTransition, DeploymentPromotion, EvalUpdate};
@@ -41,19 +41,52 @@ use super::deployment_eval;
 use crate::server::Server;
 
 /// What the watcher remembers between passes (leader only).
-#[derive(Debug, Default)]
+///
+/// A pass looks only at the deployments something happened to: the leader
+/// marks them dirty when it applies a plan for their job or takes client
+/// updates of their allocations, and their progress deadlines come due. A
+/// full pass over every active deployment runs on leadership, when forced,
+/// and at most every [`FULL_PASS_EVERY`] while the state changes, to catch
+/// what no mark covers (writes made through another server). With
+/// thousands of deployments of a thousand allocations each (C1M), a pass per
+/// change over everything would read every allocation ten times a second.
+#[derive(Debug)]
 pub(crate) struct WatchState {
     memo: Mutex<Memo>,
+    dirty: Mutex<Dirty>,
+}
+
+impl Default for WatchState {
+    fn default() -> Self {
+        WatchState {
+            memo: Mutex::new(Memo::default()),
+            dirty: Mutex::new(Dirty {
+                ids: HashSet::new(),
+                all: true,
+            }),
+        }
+    }
 }
 
 #[derive(Debug, Default)]
 struct Memo {
-    /// The greatest index of the watched tables at the last complete pass
+    /// The greatest index of the watched tables at the last full pass
     /// (0: run the next pass whatever the state).
     seen: u64,
-    /// The earliest progress deadline still ahead, Unix nanoseconds.
-    next_deadline: Option<i64>,
+    /// When the last full pass ran.
+    last_full: Option<std::time::Instant>,
+    /// Progress deadlines still ahead, per deployment, Unix nanoseconds.
+    deadlines: HashMap<String, i64>,
 }
+
+#[derive(Debug, Default)]
+struct Dirty {
+    ids: HashSet<String>,
+    all: bool,
+}
+
+/// Longest time between full passes while the watched tables change.
+const FULL_PASS_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 const WATCHED: [Table; 3] = [Table::Deployment, Table::Allocs, Table::Jobs];
 
@@ -225,36 +258,87 @@ impl Server {
         self.watch_pass(true).await
     }
 
+    /// Marks deployments for the next pass.
+    pub(crate) fn deployments_changed(&self, ids: impl IntoIterator<Item = String>) {
+        let mut d = self
+            .inner
+            .deployment_watch
+            .dirty
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        d.ids.extend(ids.into_iter().filter(|i| !i.is_empty()));
+    }
+
+    /// Marks every deployment of a job for the next pass.
+    pub(crate) fn job_deployments_changed(&self, namespace: &str, job_id: &str) {
+        let snap = self.inner.reader.snapshot();
+        let ids: Vec<String> = snap
+            .deployments_by_job(namespace, job_id)
+            .iter()
+            .map(|d| d.id.clone())
+            .collect();
+        self.deployments_changed(ids);
+    }
+
+    /// The next pass looks at every active deployment.
+    pub(crate) fn all_deployments_changed(&self) {
+        self.inner
+            .deployment_watch
+            .dirty
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .all = true;
+    }
+
     async fn watch_pass(&self, force: bool) {
         let snap = self.inner.reader.snapshot();
         let now = crate::now_nanos();
         let seen = snap.indexes().max_of(&WATCHED);
-        if !force {
+        let (dirty, all) = {
+            let mut d = self
+                .inner
+                .deployment_watch
+                .dirty
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            (std::mem::take(&mut d.ids), std::mem::take(&mut d.all))
+        };
+        let (full, due) = {
             let memo = self
                 .inner
                 .deployment_watch
                 .memo
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
-            if memo.seen == seen && memo.next_deadline.is_none_or(|t| now < t) {
-                return;
-            }
+            let stale = memo.seen != seen
+                && memo
+                    .last_full
+                    .is_none_or(|t| t.elapsed() >= FULL_PASS_EVERY);
+            let due: HashSet<String> = memo
+                .deadlines
+                .iter()
+                .filter(|(_, t)| **t <= now)
+                .map(|(id, _)| id.clone())
+                .collect();
+            (force || all || stale || memo.seen == 0, due)
+        };
+        if !full && dirty.is_empty() && due.is_empty() {
+            return;
         }
         let active: Vec<Arc<Deployment>> = snap
             .deployments()
             .filter(|d| {
-                d.status == deployment_status::RUNNING || d.status == deployment_status::PAUSED
+                (d.status == deployment_status::RUNNING || d.status == deployment_status::PAUSED)
+                    && (full || dirty.contains(&d.id) || due.contains(&d.id))
             })
             .cloned()
             .collect();
-        let mut next_deadline: Option<i64> = None;
         let mut ok = true;
-        for d in active {
-            let w = self.watch_one(&snap, &d, now).await;
+        let mut deadlines = Vec::with_capacity(active.len());
+        for d in &active {
+            let w = self.watch_one(&snap, d, now).await;
             ok &= w.ok;
-            if let Some(t) = w.deadline {
-                next_deadline = Some(next_deadline.map_or(t, |n| n.min(t)));
-            }
+            deadlines.push((d.id.clone(), w.deadline));
         }
         let mut memo = self
             .inner
@@ -262,8 +346,23 @@ impl Server {
             .memo
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        memo.seen = if ok { seen } else { 0 };
-        memo.next_deadline = next_deadline;
+        if full {
+            memo.deadlines.clear();
+            memo.seen = if ok { seen } else { 0 };
+            memo.last_full = Some(std::time::Instant::now());
+        } else if !ok {
+            memo.seen = 0;
+        }
+        for (id, t) in deadlines {
+            match t {
+                Some(t) => {
+                    memo.deadlines.insert(id, t);
+                }
+                None => {
+                    memo.deadlines.remove(&id);
+                }
+            }
+        }
     }
 
     async fn watch_one(&self, snap: &StateSnapshot, d: &Deployment, now: i64) -> Watched {

@@ -218,13 +218,13 @@ impl Txn<'_> {
             let force = (!alloc.terminal_status()).then_some(job_status::RUNNING);
             jobs.insert(job_key(&alloc.namespace, &alloc.job_id), force);
             let id = alloc.id.clone();
-            self.t.put_alloc(Arc::new(alloc));
+            self.put_alloc(Arc::new(alloc));
             if !prev_id.is_empty() {
                 if let Some(prev) = self.t.allocs.get(&prev_id).cloned() {
                     let mut prev = (*prev).clone();
                     prev.next_allocation = id;
                     prev.modify_index = self.index;
-                    self.t.put_alloc(Arc::new(prev));
+                    self.put_alloc(Arc::new(prev));
                 }
             }
         }
@@ -269,7 +269,7 @@ impl Txn<'_> {
             self.update_summary_with_alloc(&a, Some(&ex))?;
             self.cancel_followup_eval_for_reconnect(&mut a, &ex)?;
             jobs.insert(job_key(&a.namespace, &a.job_id), None);
-            self.t.put_alloc(Arc::new(a));
+            self.put_alloc(Arc::new(a));
         }
         if !c.evals.is_empty() {
             self.upsert_evals(c.evals)?;
@@ -280,7 +280,7 @@ impl Txn<'_> {
             if let Some(n) = self.t.nodes.get(&node_id).cloned() {
                 let mut n = (*n).clone();
                 n.last_alloc_update_index = self.index;
-                self.t.put_node(Arc::new(n));
+                self.put_node(Arc::new(n));
                 self.touch(Table::Nodes);
             }
         }
@@ -318,7 +318,7 @@ impl Txn<'_> {
             e.status_description = "allocs reconnected".to_string();
             e.modify_index = self.index;
             self.evals.push(e.id.clone());
-            self.t.put_eval(Arc::new(e));
+            self.put_eval(Arc::new(e));
             self.touch(Table::Evals);
         }
         Ok(())
@@ -362,7 +362,7 @@ impl Txn<'_> {
         }
         a.modify_index = self.index;
         a.alloc_modify_index = self.index;
-        self.t.put_alloc(Arc::new(a));
+        self.put_alloc(Arc::new(a));
     }
 
     /// Moves the allocation between its group's Starting / Running /

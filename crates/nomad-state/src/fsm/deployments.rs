@@ -45,7 +45,7 @@ impl Txn<'_> {
         d.modify_index = self.index;
         let successful = d.status == deployment_status::SUCCESSFUL;
         let (ns, job, version) = (d.namespace.clone(), d.job_id.clone(), d.job_version);
-        self.t.put_deployment(Arc::new(d));
+        self.put_deployment(Arc::new(d));
         self.touch(Table::Deployment);
         if successful {
             self.update_job_stability(&ns, &job, version, true)?;
@@ -89,7 +89,7 @@ impl Txn<'_> {
         }
         let successful = d.status == deployment_status::SUCCESSFUL;
         let (ns, job, version) = (d.namespace.clone(), d.job_id.clone(), d.job_version);
-        self.t.put_deployment(Arc::new(d));
+        self.put_deployment(Arc::new(d));
         self.touch(Table::Deployment);
         if successful {
             self.update_job_stability(&ns, &job, version, true)?;
@@ -195,7 +195,7 @@ impl Txn<'_> {
             }
             p.modify_index = self.index;
             p.alloc_modify_index = self.index;
-            self.t.put_alloc(Arc::new(p));
+            self.put_alloc(Arc::new(p));
         }
         self.touch(Table::Allocs);
         Ok(())
@@ -245,7 +245,7 @@ impl Txn<'_> {
             a.modify_time = c.timestamp;
             a.modify_index = self.index;
             self.update_deployment_with_alloc(&mut a, Some(&old))?;
-            self.t.put_alloc(Arc::new(a));
+            self.put_alloc(Arc::new(a));
         }
         if any {
             self.touch(Table::Allocs);
@@ -265,8 +265,7 @@ impl Txn<'_> {
 
     pub(super) fn deployment_delete(&mut self, ids: &[String]) -> Result<(), ApplyError> {
         for id in ids {
-            self.t
-                .remove_deployment(id)
+            self.remove_deployment(id)
                 .ok_or_else(|| ApplyError::not_found("deployment", id))?;
             self.touch(Table::Deployment);
         }

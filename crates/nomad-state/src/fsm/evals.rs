@@ -72,12 +72,12 @@ impl Txn<'_> {
                 cancelled.modify_index = self.index;
                 cancelled.modify_time = eval.modify_time;
                 self.evals.push(cancelled.id.clone());
-                self.t.put_eval(Arc::new(cancelled));
+                self.put_eval(Arc::new(cancelled));
             }
         }
 
         self.evals.push(eval.id.clone());
-        self.t.put_eval(Arc::new(eval));
+        self.put_eval(Arc::new(eval));
         self.touch(Table::Evals);
         Ok(())
     }
@@ -93,7 +93,7 @@ impl Txn<'_> {
             .ok_or_else(|| ApplyError::not_found("eval", id))?;
         let mut eval = (*existing).clone();
         eval.modify_index = self.index;
-        self.t.put_eval(Arc::new(eval));
+        self.put_eval(Arc::new(eval));
         self.touch(Table::Evals);
         Ok(())
     }
@@ -113,13 +113,13 @@ impl Txn<'_> {
         }
         let mut jobs = JobStatusSet::new();
         for id in &c.evals {
-            if let Some(old) = self.t.remove_eval(id) {
+            if let Some(old) = self.remove_eval(id) {
                 jobs.insert(job_key(&old.namespace, &old.job_id), None);
                 self.touch(Table::Evals);
             }
         }
         for id in &c.allocs {
-            if self.t.remove_alloc(id).is_some() {
+            if self.remove_alloc(id).is_some() {
                 self.touch(Table::Allocs);
             }
         }

@@ -174,7 +174,7 @@ impl Txn<'_> {
         self.update_summary_with_job(&job);
         let job = Arc::new(job);
         self.upsert_job_version(Arc::clone(&job));
-        self.t.jobs.insert(key, Arc::clone(&job));
+        self.put_job(key, Arc::clone(&job));
         self.touch(Table::Jobs);
         Ok(job)
     }
@@ -243,7 +243,7 @@ impl Txn<'_> {
             updated.status = Some(new.to_string());
             updated.modify_index = Some(self.index);
             let updated = Arc::new(updated);
-            self.t.jobs.insert(key, Arc::clone(&updated));
+            self.put_job(key, Arc::clone(&updated));
             self.touch(Table::Jobs);
             self.update_parent_children(&updated, &old, new)?;
             self.upsert_job_version(updated);
@@ -400,7 +400,7 @@ impl Txn<'_> {
         {
             let mut cur = (*copy).clone();
             cur.status = self.t.jobs.get(&key).and_then(|c| c.status.clone());
-            self.t.jobs.insert(key, Arc::new(cur));
+            self.put_job(key, Arc::new(cur));
             self.touch(Table::Jobs);
         }
         self.upsert_job_version(copy);
@@ -557,14 +557,14 @@ impl Txn<'_> {
                 }
             }
         }
-        self.t.jobs.remove(key);
+        self.remove_job(key);
         self.touch(Table::Jobs);
         self.t.job_versions.remove(key);
         self.touch(Table::JobVersion);
 
         let deployments = self.t.deployments_of_job(key);
         for d in deployments.iter() {
-            self.t.remove_deployment(&d.id);
+            self.remove_deployment(&d.id);
             self.touch(Table::Deployment);
         }
         let evals = self.t.evals_of_job(key);
@@ -572,12 +572,12 @@ impl Txn<'_> {
             let mut done = (**e).clone();
             done.status = eval_status::COMPLETE.to_string();
             done.status_description = format!("job {} deleted", key.1);
-            self.t.put_eval(Arc::new(done));
+            self.put_eval(Arc::new(done));
             self.touch(Table::Evals);
         }
         let allocs = self.t.allocs_of_job(key);
         for a in allocs.iter() {
-            self.t.remove_alloc(&a.id);
+            self.remove_alloc(&a.id);
         }
         self.touch(Table::Allocs);
         self.t.job_summaries.remove(key);

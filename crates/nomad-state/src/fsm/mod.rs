@@ -12,6 +12,7 @@ mod deployments;
 mod evals;
 mod jobs;
 mod nodes;
+mod record;
 mod scaling;
 
 use std::collections::BTreeMap;
@@ -20,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::command::Command;
 use crate::error::ApplyError;
+use crate::events::Written;
 use crate::table::{Table, TableSet};
 use crate::tables::{JobKey, Tables};
 
@@ -95,6 +97,10 @@ pub(crate) struct Txn<'a> {
     /// An error reported although the entry committed (see
     /// [`ApplyResult::error`]).
     pub soft_error: Option<ApplyError>,
+    /// Record the evented objects written (see [`crate::events`]).
+    pub record: bool,
+    /// The evented objects written, in order, when recording.
+    pub written: Vec<Written>,
 }
 
 /// State to return to (see [`Txn::savepoint`]).
@@ -102,6 +108,7 @@ pub(crate) struct Savepoint {
     tables: Tables,
     touched: TableSet,
     evals: usize,
+    written: usize,
 }
 
 /// Job statuses to recompute: job → status to force, if any.
@@ -119,6 +126,8 @@ impl<'a> Txn<'a> {
             job_version: None,
             spec_changed: None,
             soft_error: None,
+            record: false,
+            written: Vec::new(),
         }
     }
 
@@ -133,6 +142,7 @@ impl<'a> Txn<'a> {
             tables: self.t.clone(),
             touched: self.touched,
             evals: self.evals.len(),
+            written: self.written.len(),
         }
     }
 
@@ -141,6 +151,7 @@ impl<'a> Txn<'a> {
         *self.t = sp.tables;
         self.touched = sp.touched;
         self.evals.truncate(sp.evals);
+        self.written.truncate(sp.written);
     }
 
     /// Applies one entry.

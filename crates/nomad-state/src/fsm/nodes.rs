@@ -55,7 +55,7 @@ impl Txn<'_> {
     }
 
     fn store_node(&mut self, node: Node) {
-        self.t.put_node(Arc::new(node));
+        self.put_node(Arc::new(node));
         self.touch(Table::Nodes);
     }
 
@@ -107,8 +107,7 @@ impl Txn<'_> {
             return Err(ApplyError::Invalid("node ids missing".into()));
         }
         for id in &c.node_ids {
-            self.t
-                .remove_node(id)
+            self.remove_node(id)
                 .ok_or_else(|| ApplyError::not_found("node", id))?;
         }
         self.touch(Table::Nodes);

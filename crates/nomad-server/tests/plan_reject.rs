@@ -1,0 +1,135 @@
+//! The plan applier's rejected-node tracking: a node whose plans keep being
+//! rejected is marked ineligible (with Nomad's node event), so schedulers
+//! stop placing there; below the threshold, or with the tracker off,
+//! nothing is marked.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use nomad_scheduler::plan::Plan;
+use nomad_server::bad_nodes::PlanRejectionConfig;
+use nomad_server::testing::{self, register, service_job, SimClient};
+use nomad_server::{Server, ServerConfig};
+use nomad_types::consts::{eval_status, node_eligibility};
+use nomad_types::resources::Resources;
+use nomad_types::Allocation;
+
+const T: Duration = Duration::from_secs(10);
+
+fn config(enabled: bool, threshold: usize) -> ServerConfig {
+    ServerConfig {
+        plan_rejection: PlanRejectionConfig {
+            enabled,
+            node_threshold: threshold,
+            node_window: Duration::from_secs(60),
+        },
+        ..testing::test_config()
+    }
+}
+
+/// A plan placing on `node_id` an allocation far larger than the node: the
+/// applier always rejects it.
+fn oversized_plan(node_id: &str) -> Plan {
+    let alloc = Allocation {
+        id: "00000000-0000-4000-8000-000000000001".into(),
+        namespace: "default".into(),
+        job_id: "huge".into(),
+        task_group: "web".into(),
+        node_id: node_id.into(),
+        resources: Some(Arc::new(Resources {
+            cpu: Some(1_000_000),
+            memory_mb: Some(256),
+            ..Resources::default()
+        })),
+        ..Allocation::default()
+    };
+    let mut plan = Plan {
+        eval_id: "no-such-eval".into(),
+        ..Plan::default()
+    };
+    plan.node_allocation
+        .insert(node_id.to_string(), vec![Arc::new(alloc)]);
+    plan
+}
+
+fn eligibility(s: &Server, node_id: &str) -> String {
+    s.state()
+        .snapshot()
+        .node_by_id(node_id)
+        .map(|n| n.scheduling_eligibility.clone())
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_whose_plans_are_always_rejected_becomes_ineligible() {
+    let s = testing::start(config(true, 3)).await.expect("start");
+    let c = SimClient::join(&s, testing::node("bad", 4000, 8192))
+        .await
+        .expect("join");
+    let hb = c.keep_alive(Duration::from_millis(100));
+    let id = c.node.id.clone();
+
+    for i in 0..2 {
+        let r = testing::submit_plan(&s, oversized_plan(&id))
+            .await
+            .expect("plan");
+        assert_eq!(r.rejected_nodes, std::slice::from_ref(&id), "plan {i}");
+        assert!(r.node_allocation.is_empty());
+        assert_eq!(eligibility(&s, &id), node_eligibility::ELIGIBLE, "plan {i}");
+    }
+    let r = testing::submit_plan(&s, oversized_plan(&id))
+        .await
+        .expect("plan");
+    assert_eq!(r.rejected_nodes, std::slice::from_ref(&id));
+    assert_eq!(eligibility(&s, &id), node_eligibility::INELIGIBLE);
+    let node = s.state().snapshot().node_by_id(&id).expect("node");
+    let event = node.events.last().expect("event");
+    assert_eq!(event.subsystem, "Scheduler");
+    assert!(
+        event.message.contains("multiple plan rejections"),
+        "{}",
+        event.message
+    );
+
+    // The schedulers no longer place there: the job waits blocked.
+    let r = s
+        .job_register(register(service_job("web", 1, 500)))
+        .await
+        .expect("register");
+    assert!(
+        testing::wait_until(T, || s
+            .state()
+            .snapshot()
+            .eval_by_id(&r.eval_id)
+            .is_some_and(|e| e.status == eval_status::COMPLETE))
+        .await
+    );
+    assert!(testing::wait_until(T, || !s.blocked().is_empty()).await);
+    assert!(s.state().snapshot().allocs_by_node(&id).is_empty());
+    hb.abort();
+    s.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn below_the_threshold_or_disabled_nothing_is_marked() {
+    for (enabled, threshold) in [(true, 10), (false, 1)] {
+        let s = testing::start(config(enabled, threshold))
+            .await
+            .expect("start");
+        let c = SimClient::join(&s, testing::node("n", 4000, 8192))
+            .await
+            .expect("join");
+        for _ in 0..5 {
+            let r = testing::submit_plan(&s, oversized_plan(&c.node.id))
+                .await
+                .expect("plan");
+            assert_eq!(r.rejected_nodes.len(), 1);
+        }
+        assert_eq!(
+            eligibility(&s, &c.node.id),
+            node_eligibility::ELIGIBLE,
+            "enabled {enabled}, threshold {threshold}"
+        );
+        s.shutdown().await;
+    }
+}
