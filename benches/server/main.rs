@@ -12,8 +12,11 @@
 //! * `heal [NODES] [JOBS] [COUNT]`: 5,000 nodes carry 100,000 allocations;
 //!   10% of the nodes are declared down; time until every lost allocation
 //!   runs on a live node.
+//! * `drain [NODES] [JOBS] [COUNT] [DRAINED]`: the same cluster; the 100
+//!   fullest nodes are drained at once; time until they are empty.
 
 mod c1m;
+mod drain;
 mod heal;
 mod system;
 
@@ -120,8 +123,8 @@ pub(crate) async fn register_nodes(server: &Server, nodes: &[Node]) {
     while set.join_next().await.is_some() {}
 }
 
-/// Reports every pending allocation on a live node as running (what the
-/// nodes' clients would do); returns how many.
+/// Reports every pending allocation on a live node as running and healthy
+/// (what the nodes' clients would do); returns how many.
 pub(crate) async fn fleet_round(server: &Server, down: &HashSet<String>) -> usize {
     let snap = server.state().snapshot();
     let now = std::time::SystemTime::now()
@@ -139,6 +142,13 @@ pub(crate) async fn fleet_round(server: &Server, down: &HashSet<String>) -> usiz
             id: a.id.clone(),
             client_status: alloc_client_status::RUNNING.into(),
             client_description: "Tasks are running".into(),
+            // Healthy at once, as a client would after min_healthy_time:
+            // drains and deployments wait for it.
+            deployment_status: Some(nomad_types::AllocDeploymentStatus {
+                healthy: Some(true),
+                timestamp: nomad_types::GoTime::from_unix_nanos(now),
+                ..Default::default()
+            }),
             modify_time: now,
             ..Default::default()
         })
@@ -182,8 +192,9 @@ async fn main() {
         "c1m" => c1m::run().await,
         "system" => system::run().await,
         "heal" => heal::run().await,
+        "drain" => drain::run().await,
         other => {
-            eprintln!("unknown mode {other:?}: c1m, system or heal");
+            eprintln!("unknown mode {other:?}: c1m, system, heal or drain");
             std::process::exit(2);
         }
     }
