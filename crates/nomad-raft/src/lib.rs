@@ -1,8 +1,9 @@
 //! Consensus for Nomad servers.
 //!
 //! Owns: a TiKV raft-rs [`RawNode`](raft::RawNode) driven by a dedicated thread; the Raft log,
-//! hard state and snapshots in RocksDB ([`RocksStorage`]); the TCP transport between servers
-//! ([`TcpTransport`]); log compaction with state-machine snapshots and snapshot transfer;
+//! hard state and snapshots in RocksDB ([`RocksStorage`]; only the snapshot's metadata stays
+//! in memory); the TCP transport between servers ([`TcpTransport`], with its own listener or
+//! fed by another one through a [`RaftAcceptor`]); log compaction with state-machine snapshots and snapshot transfer;
 //! membership changes; ReadIndex reads; forwarding of follower proposals to the leader;
 //! leader and last-contact information for API headers; cluster formation helpers
 //! ([`BootstrapExpect`]); and a deterministic simulator ([`sim`]) for tests.

@@ -268,34 +268,21 @@ fn member_of(m: &MemberInfo, status: MemberStatus) -> AgentMember {
     };
     let (addr, port) = split(&m.serf_addr);
     let (_, rpc_port) = split(&m.rpc_addr);
-    let mut tags = std::collections::BTreeMap::new();
-    for (k, v) in [
-        ("role", "nomad".to_string()),
-        ("region", m.region.clone()),
-        ("dc", m.datacenter.clone()),
-        ("build", m.build.clone()),
-        ("port", rpc_port.to_string()),
-        ("raft_vsn", "3".to_string()),
-        ("vsn", "1".to_string()),
-        ("mvn", "1".to_string()),
-        ("expect", m.bootstrap_expect.to_string()),
-        ("id", m.raft_id.to_string()),
-    ] {
-        tags.insert(k.to_string(), v);
-    }
-    AgentMember {
-        name: m.name.clone(),
+    let mut member = AgentMember::nomad_server(
+        m.name.clone(),
         addr,
         port,
-        tags,
-        status: status.as_str().into(),
-        protocol_min: 1,
-        protocol_max: 5,
-        protocol_cur: 2,
-        delegate_min: 2,
-        delegate_max: 5,
-        delegate_cur: 4,
-    }
+        rpc_port,
+        &m.region,
+        &m.datacenter,
+        &m.build,
+        status.as_str(),
+    );
+    member
+        .tags
+        .insert("expect".into(), m.bootstrap_expect.to_string());
+    member.tags.insert("id".into(), m.raft_id.to_string());
+    member
 }
 
 impl Server {

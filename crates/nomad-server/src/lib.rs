@@ -47,8 +47,15 @@
 //!   with Nomad's messages, the payload kept on the child, idempotency
 //!   tokens) and `Node.UpdateDrain` ([`Server::node_update_drain`]);
 //! * with the `cluster-api` feature, `nomad_api::ClusterApi` for [`Server`];
-//! * the RPC listener for client agents in other processes, and its
-//!   caller ([`rpc`]);
+//! * the RPC port ([`rpc`]): client and server RPCs after the byte `0x01`,
+//!   Raft after `0x02` (handed to the Raft transport), the same protocol on
+//!   the serf port; follower-received heartbeats, registrations and client
+//!   updates forwarded to the leader;
+//! * server membership ([`members`]): `server join`, `retry_join`,
+//!   `start_join`, the member table exchanged once a second,
+//!   `bootstrap_expect`, and the leader adding alive servers as voters;
+//! * operator snapshots (`Server::snapshot_save` / `snapshot_restore`, the
+//!   restore applied through Raft);
 //! * [`testing`]: simulated in-process clients for tests.
 //!
 //! Invariant: every change to cluster state is a Raft entry applied by the

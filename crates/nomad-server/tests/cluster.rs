@@ -231,3 +231,51 @@ async fn snapshot_save_and_restore_round_trip() {
         .expect("register after restore");
     s.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_operator_input_gets_clear_errors() {
+    let s = testing::start(testing::test_config()).await.expect("start");
+    let e = s.raft_remove_peer(Some("abc"), None).await.unwrap_err();
+    assert!(e.to_string().contains("invalid peer id \"abc\""), "{e}");
+    let e = s.raft_remove_peer(None, None).await.unwrap_err();
+    assert!(
+        e.to_string().contains("exactly one of id or address"),
+        "{e}"
+    );
+    let e = s
+        .raft_remove_peer(None, Some("10.9.9.9:4647"))
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("was not found in the Raft configuration"),
+        "{e}"
+    );
+    let e = s.join(&["127.0.0.1:1".to_string()]).await.unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("Error joining address(es): 127.0.0.1:1"),
+        "{e}"
+    );
+    s.shutdown().await;
+
+    // A data directory whose marker lost its node id is refused, not rewritten.
+    let dir = tempfile::tempdir().expect("tmp");
+    let raft = dir.path().join("server").join("raft");
+    std::fs::create_dir_all(&raft).expect("mkdir");
+    std::fs::write(raft.join(nomad_raft::MARKER_FILE), "garbage\n").expect("marker");
+    let cfg = ServerConfig {
+        data_dir: Some(dir.path().to_path_buf()),
+        ..testing::test_config()
+    };
+    let e = Server::start(cfg).await.unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("has no node_id line; the data directory is damaged"),
+        "{e}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(raft.join(nomad_raft::MARKER_FILE)).expect("read"),
+        "garbage\n"
+    );
+}

@@ -360,6 +360,52 @@ pub struct AgentMember {
     pub delegate_cur: u8,
 }
 
+impl AgentMember {
+    /// A Nomad server as Serf announces it: `addr:port` is its serf address,
+    /// `rpc_port` goes in the `port` tag (what clients and the CLI match
+    /// against the leader's address), with Nomad's protocol numbers and the
+    /// fixed tags (`role`, `raft_vsn`, `vsn`, `mvn`). Callers add the rest
+    /// (`id`, `expect`, `bootstrap`, …) to `tags`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn nomad_server(
+        name: impl Into<String>,
+        addr: impl Into<String>,
+        port: u16,
+        rpc_port: u16,
+        region: &str,
+        datacenter: &str,
+        build: &str,
+        status: impl Into<String>,
+    ) -> AgentMember {
+        let mut tags = BTreeMap::new();
+        for (k, v) in [
+            ("role", "nomad"),
+            ("region", region),
+            ("dc", datacenter),
+            ("build", build),
+            ("raft_vsn", "3"),
+            ("vsn", "1"),
+            ("mvn", "1"),
+        ] {
+            tags.insert(k.to_string(), v.to_string());
+        }
+        tags.insert("port".to_string(), rpc_port.to_string());
+        AgentMember {
+            name: name.into(),
+            addr: addr.into(),
+            port,
+            tags,
+            status: status.into(),
+            protocol_min: 1,
+            protocol_max: 5,
+            protocol_cur: 2,
+            delegate_min: 2,
+            delegate_max: 5,
+            delegate_cur: 4,
+        }
+    }
+}
+
 /// `GET /v1/agent/members`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default, rename_all = "PascalCase")]

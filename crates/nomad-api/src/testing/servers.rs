@@ -5,7 +5,7 @@
 //! Nothing is contacted: an address joins unless it is malformed or was
 //! marked unreachable with [`super::InMemoryCluster::set_unreachable`].
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use nomad_types::api::{AgentMember, RaftServer};
 
@@ -185,37 +185,20 @@ impl Servers {
         self.list
             .iter()
             .map(|s| {
-                let mut tags = BTreeMap::new();
-                let rpc_port = RPC_PORT.to_string();
-                let mut pairs = vec![
-                    ("region", region),
-                    ("dc", dc),
-                    ("build", VERSION),
-                    ("port", rpc_port.as_str()),
-                    ("role", "nomad"),
-                    ("raft_vsn", "3"),
-                    ("vsn", "1"),
-                    ("mvn", "1"),
-                ];
+                let mut m = AgentMember::nomad_server(
+                    s.name.clone(),
+                    s.host.clone(),
+                    s.serf_port,
+                    RPC_PORT,
+                    region,
+                    dc,
+                    VERSION,
+                    s.status.clone(),
+                );
                 if s.leader {
-                    pairs.push(("bootstrap", "1"));
+                    m.tags.insert("bootstrap".into(), "1".into());
                 }
-                for (k, v) in pairs {
-                    tags.insert(k.to_string(), v.to_string());
-                }
-                AgentMember {
-                    name: s.name.clone(),
-                    addr: s.host.clone(),
-                    port: s.serf_port,
-                    tags,
-                    status: s.status.clone(),
-                    protocol_min: 1,
-                    protocol_max: 5,
-                    protocol_cur: 2,
-                    delegate_min: 2,
-                    delegate_max: 5,
-                    delegate_cur: 4,
-                }
+                m
             })
             .collect()
     }
