@@ -381,12 +381,6 @@ impl Server {
         let (index, bytes) = self.inner.raft.propose(cmd.encode()).await?;
         let result = ApplyResult::decode(&bytes)
             .map_err(|e| ServerError::Internal(format!("{kind} at {index}: {e}")))?;
-        // This server's own evaluations are routed before the caller goes
-        // on (tests and `job run` expect them queued); the FSM hook would
-        // route them again, which the broker ignores.
-        if !result.evals.is_empty() && self.inner.broker.enabled() {
-            self.route_eval_ids(&result.evals).await;
-        }
         Ok(result)
     }
 
