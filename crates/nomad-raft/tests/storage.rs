@@ -59,6 +59,12 @@ fn fingerprint(dir: &Path) -> BTreeMap<String, (Vec<u8>, std::time::SystemTime)>
     out
 }
 
+/// The database opened directly, with the column families RocksStorage uses.
+fn raw_open(dir: &Path) -> rocksdb::DB {
+    rocksdb::DB::open_cf(&rocksdb::Options::default(), dir, ["default", "snapshot"])
+        .expect("raw open")
+}
+
 fn all(st: &RocksStorage, lo: u64, hi: u64) -> Vec<Entry> {
     st.entries(lo, hi, None, GetEntriesContext::empty(false))
         .expect("entries")
@@ -210,7 +216,7 @@ fn corrupt_log_entry_is_detected() {
             .expect("persist");
     }
     {
-        let db = rocksdb::DB::open_default(dir.path()).expect("raw open");
+        let db = raw_open(dir.path());
         let mut key = b"e/".to_vec();
         key.extend_from_slice(&3u64.to_be_bytes());
         db.put(&key, b"\xff\xff\xff garbage").expect("put");
@@ -229,7 +235,7 @@ fn corrupt_log_entry_is_detected() {
             .expect("persist");
     }
     {
-        let db = rocksdb::DB::open_default(dir.path()).expect("raw open");
+        let db = raw_open(dir.path());
         let mut key = b"e/".to_vec();
         key.extend_from_slice(&3u64.to_be_bytes());
         db.delete(&key).expect("delete");
@@ -321,4 +327,64 @@ fn a_corrupted_write_ahead_log_is_refused_not_truncated() {
         bytes,
         "the log is left as it was"
     );
+}
+
+#[test]
+fn a_rewritten_suffix_is_read_back_the_same_from_memory_and_from_disk() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let terms = |es: &[Entry]| es.iter().map(|e| (e.index, e.term)).collect::<Vec<_>>();
+    let want = vec![(1, 1), (2, 1), (3, 1), (4, 2), (5, 2), (6, 2)];
+    {
+        let mut st = RocksStorage::open(dir.path(), 1, "").expect("create");
+        let es: Vec<Entry> = (1..=5).map(|i| entry(i, 1, "old")).collect();
+        st.persist(None, &es, Some(&hs(1, 1, 3)), true)
+            .expect("persist");
+        // A new leader overwrites 4 and 5 and appends 6.
+        let es: Vec<Entry> = (4..=6).map(|i| entry(i, 2, "new")).collect();
+        st.persist(None, &es, Some(&hs(2, 1, 3)), true)
+            .expect("persist");
+        assert_eq!(terms(&all(&st, 1, 7)), want);
+        assert_eq!(all(&st, 5, 6)[0].data.as_ref(), b"new");
+        // Compaction drops the head from memory as from disk.
+        st.save_snapshot(snapshot(3, 1, vec![1], b"image"), 4)
+            .expect("snapshot");
+        assert!(st
+            .entries(2, 5, None, GetEntriesContext::empty(false))
+            .is_err());
+        assert_eq!(terms(&all(&st, 4, 7)), want[3..].to_vec());
+    }
+    let st = RocksStorage::open(dir.path(), 1, "").expect("reopen");
+    assert_eq!(terms(&all(&st, 4, 7)), want[3..].to_vec());
+    assert_eq!(all(&st, 6, 7)[0].data.as_ref(), b"new");
+}
+
+#[test]
+fn a_snapshot_kept_where_older_versions_stored_it_is_read_then_moved() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    drop(RocksStorage::open(dir.path(), 1, "").expect("create"));
+    {
+        // Older layouts stored the snapshot in the default column family.
+        let db = raw_open(dir.path());
+        let old = snapshot(7, 2, vec![1], b"old image");
+        db.put(b"m/snap", old.write_to_bytes().expect("encode"))
+            .expect("put");
+    }
+    {
+        let mut st = RocksStorage::open(dir.path(), 1, "").expect("reopen");
+        assert_eq!(st.snapshot_index(), 7);
+        assert_eq!(st.stored_snapshot().data.as_ref(), b"old image");
+        st.save_snapshot(snapshot(9, 2, vec![1], b"new image"), 0)
+            .expect("snapshot");
+    }
+    let db = raw_open(dir.path());
+    assert_eq!(
+        db.get(b"m/snap").expect("get"),
+        None,
+        "moved out of the log's key space"
+    );
+    let cf = db.cf_handle("snapshot").expect("column family");
+    let stored = db.get_cf(cf, b"m/snap").expect("get").expect("present");
+    let snap = Snapshot::parse_from_bytes(&stored).expect("decode");
+    assert_eq!(snap.get_metadata().index, 9);
+    assert_eq!(snap.data.as_ref(), b"new image");
 }

@@ -6,9 +6,21 @@
 //! |---|---|
 //! | `e/` + index (u64 big-endian) | `Entry` (protobuf) |
 //! | `m/hs` | `HardState` (protobuf) |
-//! | `m/snap` | `Snapshot` (protobuf: metadata + data) |
 //! | `m/trunc` | index and term (u64 BE each) of the last discarded entry |
 //! | `m/meta` | the identity text also found in the [`MARKER_FILE`] |
+//!
+//! and, in the column family `snapshot`, `m/snap`: the `Snapshot` (protobuf:
+//! metadata + data). The snapshot lives apart from the log because it is
+//! the whole state image (hundreds of MB at scale): in the log's key space
+//! a seek past the newest entry of a table file lands on it, and RocksDB
+//! then reads and decompresses the whole blob for every log read. Older
+//! directories kept it in the default family; it is read from there until
+//! the next snapshot moves it.
+//!
+//! The newest entries (up to [`ENTRY_CACHE_BYTES`]) are also kept in memory:
+//! entries are read back right after they are written (to apply them once
+//! committed, and to send them to followers), and those reads never touch
+//! the disk.
 //!
 //! The directory carries a plain-text marker file written before the database is created. Open
 //! refuses a non-empty directory without it (nothing is touched), a marker of another node or
@@ -24,7 +36,9 @@ use std::path::{Path, PathBuf};
 use protobuf::Message as _;
 use raft::eraftpb::{Entry, HardState, Snapshot};
 use raft::{GetEntriesContext, RaftState, StorageError as RaftStorageError};
-use rocksdb::{Direction, IteratorMode, Options, ReadOptions, WriteBatch, WriteOptions, DB};
+use rocksdb::{
+    ColumnFamily, Direction, IteratorMode, Options, ReadOptions, WriteBatch, WriteOptions, DB,
+};
 
 use super::{snapshot_serves, LogStore};
 use crate::error::StorageError;
@@ -39,6 +53,10 @@ const K_SNAP: &[u8] = b"m/snap";
 const K_TRUNC: &[u8] = b"m/trunc";
 const K_META: &[u8] = b"m/meta";
 const ENTRY_PREFIX: &[u8] = b"e/";
+/// The column family of the snapshot.
+const SNAP_CF: &str = "snapshot";
+/// How many bytes of the newest entries stay in memory.
+pub const ENTRY_CACHE_BYTES: usize = 64 << 20;
 
 fn ekey(index: u64) -> [u8; 10] {
     let mut k = [0u8; 10];
@@ -97,6 +115,93 @@ pub struct RocksStorage {
     /// Terms of the entries in `[truncated.0 + 1, last]`.
     terms: VecDeque<u64>,
     snapshot_requested: Cell<bool>,
+    /// The newest entries, contiguous, ending at `last()` when non-empty.
+    cache: EntryCache,
+}
+
+/// The newest log entries in memory, bounded by [`ENTRY_CACHE_BYTES`].
+#[derive(Default)]
+struct EntryCache {
+    entries: VecDeque<Entry>,
+    bytes: usize,
+}
+
+fn entry_bytes(e: &Entry) -> usize {
+    e.data.len() + e.context.len() + 32
+}
+
+impl EntryCache {
+    fn first(&self) -> Option<u64> {
+        self.entries.front().map(|e| e.index)
+    }
+
+    /// Appends `new` (contiguous), replacing any cached suffix it conflicts with.
+    fn append(&mut self, new: &[Entry]) {
+        let Some(first) = new.first() else {
+            return;
+        };
+        match (self.first(), self.entries.back().map(|e| e.index)) {
+            (Some(lo), Some(hi)) if first.index >= lo && first.index <= hi + 1 => {
+                self.truncate_from(first.index)
+            }
+            _ => self.clear(),
+        }
+        for e in new {
+            self.bytes += entry_bytes(e);
+            self.entries.push_back(e.clone());
+        }
+        while self.bytes > ENTRY_CACHE_BYTES && self.entries.len() > 1 {
+            self.pop_front();
+        }
+    }
+
+    fn truncate_from(&mut self, index: u64) {
+        while self.entries.back().is_some_and(|e| e.index >= index) {
+            if let Some(e) = self.entries.pop_back() {
+                self.bytes -= entry_bytes(&e);
+            }
+        }
+    }
+
+    fn pop_front(&mut self) {
+        if let Some(e) = self.entries.pop_front() {
+            self.bytes -= entry_bytes(&e);
+        }
+    }
+
+    /// Drops entries below `index`.
+    fn compact_to(&mut self, index: u64) {
+        while self.first().is_some_and(|i| i < index) {
+            self.pop_front();
+        }
+    }
+
+    fn clear(&mut self) {
+        self.entries.clear();
+        self.bytes = 0;
+    }
+
+    /// `[low, high)` within `max` bytes (at least one entry), when cached.
+    fn slice(&self, low: u64, high: u64, max: u64) -> Option<Vec<Entry>> {
+        let first = self.first()?;
+        let last = self.entries.back()?.index;
+        if low < first || high > last + 1 {
+            return None;
+        }
+        let mut out = Vec::with_capacity((high - low) as usize);
+        let mut size = 0u64;
+        for e in self
+            .entries
+            .range((low - first) as usize..(high - first) as usize)
+        {
+            size += u64::from(e.compute_size());
+            if !out.is_empty() && size > max {
+                break;
+            }
+            out.push(e.clone());
+        }
+        Some(out)
+    }
 }
 
 fn io_err(path: &Path, source: std::io::Error) -> StorageError {
@@ -134,9 +239,12 @@ impl RocksStorage {
         // corruption refuses to open.
         opts.set_wal_recovery_mode(rocksdb::DBRecoveryMode::TolerateCorruptedTailRecords);
         opts.set_paranoid_checks(true);
-        let db = DB::open(&opts, dir).map_err(|source| StorageError::Rocks {
-            path: dir.to_path_buf(),
-            source,
+        opts.create_missing_column_families(true);
+        let db = DB::open_cf(&opts, dir, ["default", SNAP_CF]).map_err(|source| {
+            StorageError::Rocks {
+                path: dir.to_path_buf(),
+                source,
+            }
         })?;
         let mut st = RocksStorage {
             db,
@@ -146,6 +254,7 @@ impl RocksStorage {
             truncated: (0, 0),
             terms: VecDeque::new(),
             snapshot_requested: Cell::new(false),
+            cache: EntryCache::default(),
         };
         st.check_meta(&me)?;
         st.load()?;
@@ -258,7 +367,7 @@ impl RocksStorage {
             }
             None => {
                 let has_data = self.db.get(K_HS).map_err(|e| self.rocks(e))?.is_some()
-                    || self.db.get(K_SNAP).map_err(|e| self.rocks(e))?.is_some()
+                    || self.stored_snapshot_bytes()?.is_some()
                     || self.first_entry_key()?.is_some();
                 if has_data {
                     return Err(self.corrupt("metadata key m/meta is missing"));
@@ -287,6 +396,32 @@ impl RocksStorage {
         }
     }
 
+    fn snap_cf(&self) -> Result<&ColumnFamily, StorageError> {
+        self.db
+            .cf_handle(SNAP_CF)
+            .ok_or_else(|| self.corrupt(format!("column family {SNAP_CF} is missing")))
+    }
+
+    /// The encoded snapshot: from its column family, or where older
+    /// directories kept it.
+    fn stored_snapshot_bytes(&self) -> Result<Option<Vec<u8>>, StorageError> {
+        if let Some(v) = self
+            .db
+            .get_cf(self.snap_cf()?, K_SNAP)
+            .map_err(|e| self.rocks(e))?
+        {
+            return Ok(Some(v));
+        }
+        self.db.get(K_SNAP).map_err(|e| self.rocks(e))
+    }
+
+    /// Writes `snap` into `b`, in its column family.
+    fn put_snapshot(&self, b: &mut WriteBatch, snap: &Snapshot) -> Result<(), StorageError> {
+        b.put_cf(self.snap_cf()?, K_SNAP, Self::encode("snapshot", snap)?);
+        b.delete(K_SNAP);
+        Ok(())
+    }
+
     /// The stored snapshot with its data, read from disk. Only its metadata
     /// stays in memory: the data is the whole state machine image (1.5 GB
     /// at C1M) and is needed only to restore at start and to catch up a
@@ -295,7 +430,7 @@ impl RocksStorage {
         if self.snapshot.get_metadata().index == 0 {
             return Ok(self.snapshot.clone());
         }
-        match self.db.get(K_SNAP).map_err(|e| self.rocks(e))? {
+        match self.stored_snapshot_bytes()? {
             Some(v) => {
                 Snapshot::parse_from_bytes(&v).map_err(|e| self.corrupt(format!("snapshot: {e}")))
             }
@@ -308,7 +443,7 @@ impl RocksStorage {
             self.hs = HardState::parse_from_bytes(&v)
                 .map_err(|e| self.corrupt(format!("hard state: {e}")))?;
         }
-        if let Some(v) = self.db.get(K_SNAP).map_err(|e| self.rocks(e))? {
+        if let Some(v) = self.stored_snapshot_bytes()? {
             self.snapshot = metadata_only(
                 Snapshot::parse_from_bytes(&v)
                     .map_err(|e| self.corrupt(format!("snapshot: {e}")))?,
@@ -441,6 +576,9 @@ impl raft::Storage for RocksStorage {
             return Err(raft::Error::Store(RaftStorageError::Unavailable));
         }
         let max = max_size.into().unwrap_or(u64::MAX);
+        if let Some(out) = self.cache.slice(low, high, max) {
+            return Ok(out);
+        }
         let mut ro = ReadOptions::default();
         ro.set_iterate_upper_bound(ekey(high).to_vec());
         let it = self
@@ -507,7 +645,7 @@ impl LogStore for RocksStorage {
         if let Some(snap) = snapshot {
             let m = snap.get_metadata();
             b.delete_range(ekey(0), ekey(u64::MAX));
-            b.put(K_SNAP, Self::encode("snapshot", snap)?);
+            self.put_snapshot(&mut b, snap)?;
             truncated = (m.index, m.term);
             let mut t = [0u8; 16];
             t[..8].copy_from_slice(&m.index.to_be_bytes());
@@ -542,11 +680,13 @@ impl LogStore for RocksStorage {
             self.snapshot = metadata_only(snap.clone());
             self.truncated = truncated;
             self.terms.clear();
+            self.cache.clear();
         }
         if let Some(first) = entries.first() {
             let keep = (first.index - self.first()) as usize;
             self.terms.truncate(keep);
             self.terms.extend(entries.iter().map(|e| e.term));
+            self.cache.append(entries);
         }
         if let Some(hs) = hard_state {
             self.hs = hs.clone();
@@ -559,7 +699,7 @@ impl LogStore for RocksStorage {
             return Ok(());
         }
         let mut b = WriteBatch::default();
-        b.put(K_SNAP, Self::encode("snapshot", &snapshot)?);
+        self.put_snapshot(&mut b, &snapshot)?;
         let compact_to = compact_to.min(self.last() + 1);
         let mut truncated = self.truncated;
         if compact_to > self.first() {
@@ -578,6 +718,7 @@ impl LogStore for RocksStorage {
         self.db.write_opt(b, &wo).map_err(|e| self.rocks(e))?;
         let drop_n = (truncated.0 - self.truncated.0) as usize;
         self.terms.drain(..drop_n.min(self.terms.len()));
+        self.cache.compact_to(truncated.0 + 1);
         self.truncated = truncated;
         self.snapshot = metadata_only(snapshot);
         Ok(())
