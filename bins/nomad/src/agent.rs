@@ -107,25 +107,6 @@ async fn run_async(cfg: AgentConfig) -> anyhow::Result<()> {
         .with_context(|| format!("binding the HTTP API on {http_addr}"))?;
     let http_addr = listener.local_addr().unwrap_or(http_addr);
     let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
-    let http = match &server {
-        Some(server) => {
-            let api: Arc<dyn nomad_api::ClusterApi> = Arc::new(server.0.clone());
-            Some(tokio::spawn(async move {
-                let shutdown = async move {
-                    let _ = http_stopped.await;
-                };
-                if let Err(e) = nomad_api::serve(listener, api, shutdown).await {
-                    tracing::error!(error = %e, "HTTP API stopped");
-                }
-            }))
-        }
-        None => {
-            // The /v1 API of a client-only agent needs request forwarding to
-            // the servers, which is not built yet.
-            drop(listener);
-            None
-        }
-    };
 
     let client = if cfg.client {
         let mut cc = nomad_client::ClientConfig::dev(data_dir.join("client"));
@@ -135,6 +116,7 @@ async fn run_async(cfg: AgentConfig) -> anyhow::Result<()> {
         cc.region = cfg.region.clone();
         cc.node_class = cfg.node_class.clone();
         cc.meta = cfg.meta.clone();
+        cc.http_addr = advertised_http(http_addr).to_string();
         for (plugin, pc) in &cfg.plugins {
             if plugin == "raw_exec" || plugin == "exec" || plugin == "docker" {
                 cc.drivers.insert(plugin.clone(), pc.clone());
@@ -156,13 +138,36 @@ async fn run_async(cfg: AgentConfig) -> anyhow::Result<()> {
             .context("starting the client")?;
         let shared: crate::client_fs::SharedClient = Arc::new(std::sync::Mutex::new(Some(c)));
         if let Some((s, _)) = &server {
-            // `nomad alloc logs` and `alloc fs` reach this process's client.
+            // `/v1/client/*` (logs, files, stats, exec…) reach this
+            // process's client.
             s.attach_client_fs(Arc::new(crate::client_fs::LocalClientFs(shared.clone())));
         }
         Some(shared)
     } else {
         None
     };
+
+    let router = match (&server, &client) {
+        (Some(server), _) => nomad_api::router(Arc::new(server.0.clone())),
+        (None, Some(shared)) => {
+            // A client-only agent answers `/v1/client/*` itself and
+            // forwards every other request to its servers, as Nomad's do.
+            let servers = server_http_addrs(&cfg.servers);
+            tracing::info!(servers = ?servers, "forwarding the HTTP API to the servers");
+            let fs: Arc<dyn nomad_api::ClientFs> =
+                Arc::new(crate::client_fs::LocalClientFs(shared.clone()));
+            nomad_api::client_agent_router(fs, servers)
+        }
+        (None, None) => bail!("the agent runs neither a server nor a client"),
+    };
+    let http = tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = http_stopped.await;
+        };
+        if let Err(e) = nomad_api::serve_router(listener, router, shutdown).await {
+            tracing::error!(error = %e, "HTTP API stopped");
+        }
+    });
 
     let mut out = Out::stdout();
     let _ = writeln!(out, "==> Nomad agent configuration:\n");
@@ -210,9 +215,7 @@ async fn run_async(cfg: AgentConfig) -> anyhow::Result<()> {
     if let Some(c) = client {
         c.shutdown().await;
     }
-    if let Some(http) = http {
-        let _ = tokio::time::timeout(Duration::from_secs(5), http).await;
-    }
+    let _ = tokio::time::timeout(Duration::from_secs(5), http).await;
     if let Some((server, _)) = server {
         server.shutdown().await;
     }
@@ -252,6 +255,7 @@ async fn start_server(
     if cfg.num_schedulers > 0 {
         sc.num_schedulers = cfg.num_schedulers;
     }
+    sc.event_buffer_size = cfg.event_buffer_size;
     if let Some(d) = cfg.heartbeat_grace {
         sc.heartbeat_grace = d;
     }
@@ -319,6 +323,41 @@ impl Write for Out {
             Out::Stderr => std::io::stderr().flush(),
         }
     }
+}
+
+/// The HTTP address others reach this agent at: the bind address, or
+/// the node's advertised IP when bound to every interface.
+fn advertised_http(bind: SocketAddr) -> SocketAddr {
+    if bind.ip().is_unspecified() {
+        let (_, ip) = nomad_client::fingerprint::advertise_address("");
+        SocketAddr::new(ip.into(), bind.port())
+    } else {
+        bind
+    }
+}
+
+/// The HTTP addresses of the servers a client-only agent knows by their
+/// RPC addresses. Servers do not publish their HTTP address (Nomad's
+/// clients forward over RPC instead), so this follows Nomad's port layout:
+/// the HTTP port is the one below the RPC port (4646 beside 4647), with
+/// 4646 on the same host as the fallback.
+pub fn server_http_addrs(servers: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut push = |a: String| {
+        if !out.contains(&a) {
+            out.push(a);
+        }
+    };
+    for s in servers {
+        match s.rsplit_once(':').map(|(h, p)| (h, p.parse::<u16>())) {
+            Some((host, Ok(port))) if port > 1 => {
+                push(format!("{host}:{}", port - 1));
+                push(format!("{host}:4646"));
+            }
+            _ => push(format!("{s}:4646")),
+        }
+    }
+    out
 }
 
 fn serde_json_empty() -> serde_json::Value {

@@ -1,11 +1,15 @@
-//! `/v1/client/fs` answered by the client agent of this process.
+//! `/v1/client/*` answered by the client agent of this process: files and
+//! logs here, stats and allocation actions in [`crate::client_ops`].
 
 use async_trait::async_trait;
 use futures_util::StreamExt;
-use nomad_api::{ByteStream, ClientFs, ClusterError, LogsRequest};
+use nomad_api::stats::{AllocResourceUsage, HostStats};
+use nomad_api::{ByteStream, ClientFs, ClusterError, ExecChannels, ExecStart, LogsRequest};
 use nomad_client::allocdir::{self, AllocDir, FileInfo};
 use nomad_client::logs::{self, Origin};
-use nomad_client::{Client, ClientError};
+use nomad_client::{Client, ClientError, ClientOps};
+
+use crate::client_ops;
 use nomad_types::api::AllocFileInfo;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -22,6 +26,19 @@ pub type SharedClient = Arc<Mutex<Option<Client>>>;
 pub struct LocalClientFs(pub SharedClient);
 
 impl LocalClientFs {
+    fn ops(&self) -> Result<ClientOps, ClusterError> {
+        let guard = self
+            .0
+            .lock()
+            .map_err(|_| ClusterError::Internal("client state poisoned".into()))?;
+        match guard.as_ref() {
+            Some(c) => Ok(c.ops()),
+            None => Err(ClusterError::Internal(
+                "the client agent is shutting down".into(),
+            )),
+        }
+    }
+
     fn alloc_dir(&self, alloc_id: &str) -> Result<AllocDir, ClusterError> {
         let guard = self
             .0
@@ -36,8 +53,9 @@ impl LocalClientFs {
     }
 }
 
-fn to_cluster(e: ClientError) -> ClusterError {
+pub(crate) fn to_cluster(e: ClientError) -> ClusterError {
     match e {
+        ClientError::Invalid(m) => ClusterError::BadRequest(m),
         ClientError::UnknownAlloc(id) => {
             ClusterError::NotFound(format!("unknown allocation ID \"{id}\""))
         }
@@ -114,5 +132,57 @@ impl ClientFs for LocalClientFs {
     ) -> Result<ByteStream, ClusterError> {
         let dir = self.alloc_dir(&alloc_id)?;
         Ok(once(allocdir::cat(&dir, &path).map_err(to_cluster)?))
+    }
+
+    fn node_id(&self) -> String {
+        self.ops()
+            .map(|o| o.node_id().to_string())
+            .unwrap_or_default()
+    }
+
+    fn has_alloc(&self, alloc_id: &str) -> bool {
+        self.0
+            .lock()
+            .ok()
+            .and_then(|g| g.as_ref().map(|c| c.alloc(alloc_id).is_some()))
+            .unwrap_or(false)
+    }
+
+    async fn host_stats(&self) -> Result<HostStats, ClusterError> {
+        Ok(client_ops::host_stats(&self.ops()?))
+    }
+
+    async fn alloc_stats(
+        &self,
+        alloc_id: String,
+        task: Option<String>,
+    ) -> Result<AllocResourceUsage, ClusterError> {
+        client_ops::alloc_stats(&self.ops()?, &alloc_id, task.as_deref()).await
+    }
+
+    async fn alloc_restart(
+        &self,
+        alloc_id: String,
+        task: Option<String>,
+    ) -> Result<(), ClusterError> {
+        self.ops()?
+            .restart(&alloc_id, task.as_deref())
+            .map_err(to_cluster)
+    }
+
+    async fn alloc_signal(
+        &self,
+        alloc_id: String,
+        task: Option<String>,
+        signal: String,
+    ) -> Result<(), ClusterError> {
+        self.ops()?
+            .signal(&alloc_id, task.as_deref(), &signal)
+            .await
+            .map_err(to_cluster)
+    }
+
+    async fn alloc_exec(&self, req: ExecStart, io: ExecChannels) -> Result<i32, ClusterError> {
+        client_ops::exec(&self.ops()?, req, io).await
     }
 }

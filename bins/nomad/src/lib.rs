@@ -4,6 +4,7 @@
 
 pub mod agent;
 pub mod client_fs;
+pub mod client_ops;
 pub mod local;
 
 /// Runs one role (`-server` or `-client`) from `nomad agent` flags and

@@ -12,14 +12,20 @@
 //! Must not depend on: server crates (state, raft, scheduler, server); it
 //! only speaks HTTP. Used by the CLI, the client agent's tests and benches.
 
+mod client_api;
 mod events;
 mod routes;
+pub mod stats;
 
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+pub use client_api::{
+    AllocRestartRequest, AllocSignalRequest, ExecExitResult, ExecInput, ExecIo, ExecOutput,
+    ExecReader, ExecSession, ExecWriter, TerminalSize,
+};
 pub use events::{EventStream, EventStreamRequest};
 pub use routes::{Dispatch, JoinResponse, LogStream};
 

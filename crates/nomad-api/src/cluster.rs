@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures_util::Stream;
+use nomad_api_client::stats::{AllocResourceUsage, HostStats};
+use nomad_api_client::TerminalSize;
 use nomad_state::StateReader;
 use nomad_types::api::{
     AgentHealthResponse, AgentSelf, AllocFileInfo, AllocStopRequest, AllocStopResponse,
@@ -379,6 +381,91 @@ pub trait ClusterApi: Send + Sync + 'static {
             None => Err(no_client()),
         }
     }
+
+    /// `GET /v1/client/stats`: the local client's host.
+    async fn host_stats(&self) -> Result<HostStats, ClusterError> {
+        match self.client_fs() {
+            Some(fs) => fs.host_stats().await,
+            None => Err(no_client()),
+        }
+    }
+
+    /// `GET /v1/client/allocation/:id/stats`.
+    async fn alloc_stats(
+        &self,
+        alloc_id: String,
+        task: Option<String>,
+    ) -> Result<AllocResourceUsage, ClusterError> {
+        match self.client_fs() {
+            Some(fs) => fs.alloc_stats(alloc_id, task).await,
+            None => Err(no_client()),
+        }
+    }
+
+    /// `PUT /v1/client/allocation/:id/restart`.
+    async fn alloc_restart(
+        &self,
+        alloc_id: String,
+        task: Option<String>,
+    ) -> Result<(), ClusterError> {
+        match self.client_fs() {
+            Some(fs) => fs.alloc_restart(alloc_id, task).await,
+            None => Err(no_client()),
+        }
+    }
+
+    /// `PUT /v1/client/allocation/:id/signal`.
+    async fn alloc_signal(
+        &self,
+        alloc_id: String,
+        task: Option<String>,
+        signal: String,
+    ) -> Result<(), ClusterError> {
+        match self.client_fs() {
+            Some(fs) => fs.alloc_signal(alloc_id, task, signal).await,
+            None => Err(no_client()),
+        }
+    }
+
+    /// `/v1/client/allocation/:id/exec`: runs a command in a task.
+    async fn alloc_exec(&self, req: ExecStart, io: ExecChannels) -> Result<i32, ClusterError> {
+        match self.client_fs() {
+            Some(fs) => fs.alloc_exec(req, io).await,
+            None => Err(no_client()),
+        }
+    }
+}
+
+/// A command to run in a task (`alloc exec`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ExecStart {
+    /// Allocation ID (full).
+    pub alloc_id: String,
+    /// Task name.
+    pub task: String,
+    /// Program and arguments.
+    pub command: Vec<String>,
+    /// Allocate a pseudo-terminal.
+    pub tty: bool,
+}
+
+/// Output of an exec'd command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExecChunk {
+    /// On stdout (with a TTY: all output).
+    Stdout(Vec<u8>),
+    /// On stderr.
+    Stderr(Vec<u8>),
+}
+
+/// The HTTP side's ends of an exec session.
+pub struct ExecChannels {
+    /// Input; the sender dropping is end of input.
+    pub stdin: tokio::sync::mpsc::Receiver<Vec<u8>>,
+    /// Terminal resizes.
+    pub resize: tokio::sync::mpsc::Receiver<TerminalSize>,
+    /// Output, in order.
+    pub output: tokio::sync::mpsc::Sender<ExecChunk>,
 }
 
 /// What a client agent answers for `/v1/client/fs/*`: its allocations' logs
@@ -405,10 +492,64 @@ pub trait ClientFs: Send + Sync + 'static {
         alloc_id: String,
         path: String,
     ) -> Result<ByteStream, ClusterError>;
+
+    /// The client's node ID (empty when unknown): requests for
+    /// allocations of other nodes are forwarded to them.
+    fn node_id(&self) -> String {
+        String::new()
+    }
+
+    /// Whether the client has (or had) this allocation; a client-only
+    /// agent forwards requests for other allocations to its servers.
+    fn has_alloc(&self, alloc_id: &str) -> bool {
+        let _ = alloc_id;
+        true
+    }
+
+    /// One sample of the host's resource usage.
+    async fn host_stats(&self) -> Result<HostStats, ClusterError> {
+        Err(ClusterError::NotImplemented("host stats".into()))
+    }
+
+    /// Resource usage of an allocation's tasks (or of one task).
+    async fn alloc_stats(
+        &self,
+        alloc_id: String,
+        task: Option<String>,
+    ) -> Result<AllocResourceUsage, ClusterError> {
+        let _ = (alloc_id, task);
+        Err(ClusterError::NotImplemented("allocation stats".into()))
+    }
+
+    /// Restarts a task, or every running task, in place.
+    async fn alloc_restart(
+        &self,
+        alloc_id: String,
+        task: Option<String>,
+    ) -> Result<(), ClusterError> {
+        let _ = (alloc_id, task);
+        Err(ClusterError::NotImplemented("allocation restart".into()))
+    }
+
+    /// Sends a signal to a task, or to every running task.
+    async fn alloc_signal(
+        &self,
+        alloc_id: String,
+        task: Option<String>,
+        signal: String,
+    ) -> Result<(), ClusterError> {
+        let _ = (alloc_id, task, signal);
+        Err(ClusterError::NotImplemented("allocation signal".into()))
+    }
+
+    /// Runs a command in a task, streaming its I/O through `io`; the exit
+    /// code.
+    async fn alloc_exec(&self, req: ExecStart, io: ExecChannels) -> Result<i32, ClusterError> {
+        let _ = (req, io);
+        Err(ClusterError::NotImplemented("allocation exec".into()))
+    }
 }
 
 fn no_client() -> ClusterError {
-    ClusterError::NotImplemented(
-        "this agent runs no client: allocation files are not available".into(),
-    )
+    ClusterError::NotImplemented("this agent runs no client".into())
 }

@@ -11,6 +11,12 @@
 //! Nomad's RPCs. `GET /v1/event/stream` streams the replica's event buffer
 //! as Nomad's newline-delimited JSON (topic/key/namespace filters, `index`
 //! to resume, `{}` heartbeats every [`ClusterApi::event_heartbeat`]).
+//! The client routes (`/v1/client/fs/*`, `/v1/client/stats`,
+//! `/v1/client/allocation/:id/{stats,restart,signal,exec}`, exec being a
+//! websocket of Nomad's JSON frames) are answered by the agent's client
+//! ([`ClientFs`]) or forwarded to the `HTTPAddr` of the node running the
+//! allocation; [`client_agent_router`] is the API of a client-only agent,
+//! which answers those itself and forwards everything else to its servers.
 //! [`testing::InMemoryCluster`] implements it over a real
 //! `nomad_state::StateStore` (no raft, no scheduler) for tests of this crate,
 //! the API client and the CLI.
@@ -28,13 +34,34 @@ pub mod testing;
 use std::sync::Arc;
 
 pub use cluster::{
-    ByteStream, ClientFs, ClusterApi, ClusterError, LogsRequest, ReadMeta, DEFAULT_EVENT_HEARTBEAT,
+    ByteStream, ClientFs, ClusterApi, ClusterError, ExecChannels, ExecChunk, ExecStart,
+    LogsRequest, ReadMeta, DEFAULT_EVENT_HEARTBEAT,
 };
+pub use nomad_api_client::stats;
 pub use query::{parse_go_bool, MAX_QUERY_TIME};
 
 /// The `/v1` router over an agent.
 pub fn router(api: Arc<dyn ClusterApi>) -> axum::Router {
     routes::router(api)
+}
+
+/// The `/v1` router of a client-only agent: `/v1/client/*` (files, logs,
+/// stats, restart, signal, exec) and `/v1/agent/self` are answered by
+/// `client`; every other request is forwarded to the first of `servers`
+/// (HTTP addresses, `ip:port`) that answers.
+pub fn client_agent_router(client: Arc<dyn ClientFs>, servers: Vec<String>) -> axum::Router {
+    routes::client_agent_router(client, servers)
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves.
+pub async fn serve_router(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 /// Serves the `/v1` API on `listener` until `shutdown` resolves. This is

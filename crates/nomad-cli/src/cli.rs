@@ -1,8 +1,8 @@
 //! The command tree and dispatch.
 
 use crate::commands::{
-    alloc, deployment, eval, job, job_actions, job_history, jobops, node, node_drain, operator,
-    plan, raft, servers, snapshot, status, version,
+    alloc, alloc_actions, deployment, eval, job, job_actions, job_history, jobops, node,
+    node_drain, operator, plan, raft, servers, snapshot, status, version,
 };
 use crate::ctx::GlobalArgs;
 use crate::Io;
@@ -210,6 +210,12 @@ enum AllocCommand {
     Status(alloc::AllocStatusArgs),
     /// Stream the logs of a task.
     Logs(alloc::AllocLogsArgs),
+    /// Run a command in a running allocation.
+    Exec(alloc_actions::AllocExecArgs),
+    /// Restart a running allocation or task.
+    Restart(alloc_actions::AllocRestartArgs),
+    /// Signal a running allocation or task.
+    Signal(alloc_actions::AllocSignalArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -283,6 +289,9 @@ const SUBCOMMANDS: &[&str] = &[
     "restore",
     "alloc",
     "logs",
+    "exec",
+    "restart",
+    "signal",
     "eval",
     "list",
     "deployment",
@@ -379,6 +388,9 @@ pub fn run(args: impl IntoIterator<Item = OsString>, io: &mut Io<'_>) -> i32 {
         Some(Command::Alloc { command }) => match command {
             AllocCommand::Status(a) => alloc::status(a, g, io),
             AllocCommand::Logs(a) => alloc::logs(a, g, io),
+            AllocCommand::Exec(a) => alloc_actions::exec(a, g, io),
+            AllocCommand::Restart(a) => alloc_actions::restart(a, g, io),
+            AllocCommand::Signal(a) => alloc_actions::signal(a, g, io),
         },
         Some(Command::AllocStatus(a)) => alloc::status(a, g, io),
         Some(Command::Logs(a)) => alloc::logs(a, g, io),

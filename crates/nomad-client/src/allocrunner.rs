@@ -20,6 +20,7 @@ use tracing::Instrument;
 
 use crate::drivers::DriverSet;
 use crate::events;
+use crate::health;
 use crate::shared::AllocShared;
 use crate::taskrunner::{TaskCtl, TaskRunner};
 
@@ -171,6 +172,7 @@ impl Runner {
                 }
             }
 
+            let recheck = self.check_health();
             let states = self.states();
             if self.step(&states, stopping).await {
                 continue;
@@ -187,11 +189,15 @@ impl Runner {
                 r = changed.changed() => { if r.is_err() { break; } }
                 r = self.update.changed() => { if r.is_err() { break; } }
                 r = self.destroy.changed() => { if r.is_err() { break; } }
+                _ = tokio::time::sleep(recheck) => {}
             }
         }
         for c in &self.ctls {
             c.wait().await;
         }
+        // The final task states may decide the deployment health (a failed
+        // allocation is unhealthy); record it before the runner is done.
+        self.check_health();
         let now = nomad_driver::unix_nanos(std::time::SystemTime::now());
         self.shared.update(true, |rec| {
             if rec.terminal_at == 0 {
@@ -200,6 +206,28 @@ impl Runner {
         });
         tracing::info!(status = %self.shared.snapshot().client_status, "allocation finished");
         self.done.send_replace(true);
+    }
+
+    /// Decides the deployment health when the task states allow it and
+    /// records it (the update goes to the servers with the task states);
+    /// returns when to look again without a state change.
+    fn check_health(&self) -> std::time::Duration {
+        let now = nomad_driver::unix_nanos(std::time::SystemTime::now());
+        let rec = self.shared.snapshot();
+        if let Some(change) = health::decide(&rec, now) {
+            if let Some(h) = &change {
+                tracing::info!(alloc_id = %self.shared.id, deployment_id = %h.deployment_id,
+                    healthy = ?h.status.healthy, "deployment health decided");
+            }
+            self.shared.update(true, move |rec| rec.health = change);
+        }
+        const IDLE: std::time::Duration = std::time::Duration::from_secs(3600);
+        let undecided = !rec.alloc.deployment_id.is_empty() && rec.health.is_none();
+        if undecided {
+            health::RECHECK
+        } else {
+            IDLE
+        }
     }
 
     /// Opens gates and kills per the lifecycle rules; true when it acted

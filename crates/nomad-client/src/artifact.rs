@@ -5,6 +5,16 @@
 //! (disable with `archive = "false"`). The destination, relative to the
 //! task directory (default `local/`), must stay inside it, and so must
 //! every archive entry.
+//!
+//! Escapes are refused in three places: the destination is resolved
+//! through the symlinks already on disk ([`resolve_inside`]); a tar archive
+//! is read once in full before anything is written, refusing absolute
+//! paths, `..` that leaves the destination, paths through one of the
+//! archive's own symlinks, and symlinks or hard links pointing outside;
+//! and while unpacking, each entry's parent directory is resolved on disk
+//! again. Unpacking runs on a blocking thread of the agent with the
+//! agent's privileges: it is not (yet) done in a separate low-privilege
+//! process.
 
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
@@ -165,6 +175,150 @@ pub fn join_inside(root: &Path, rel: &str) -> Result<PathBuf, ArtifactError> {
     Ok(out)
 }
 
+/// Most symlinks followed while resolving one path (Linux's limit).
+const MAX_SYMLINKS: usize = 40;
+
+/// Resolves `rel` under `root` as the kernel would, following the
+/// symlinks that already exist on disk, and refuses any step (a `..`, an
+/// absolute path or link target, a link pointing outside) that leaves
+/// `root`. Components that do not exist yet are taken as they are. The
+/// result is `root` joined with the resolved relative path.
+pub fn resolve_inside(root: &Path, rel: &str) -> Result<PathBuf, ArtifactError> {
+    let escapes = || ArtifactError::Escapes(rel.to_string());
+    if Path::new(rel).is_absolute() {
+        return Err(escapes());
+    }
+    // Components still to walk, last first.
+    let mut todo: Vec<std::ffi::OsString> = Path::new(rel)
+        .components()
+        .rev()
+        .map(|c| c.as_os_str().to_os_string())
+        .collect();
+    let mut done: Vec<std::ffi::OsString> = Vec::new();
+    let mut links = 0;
+    while let Some(c) = todo.pop() {
+        match c.to_str() {
+            Some(".") => continue,
+            Some("..") => {
+                if done.pop().is_none() {
+                    return Err(escapes());
+                }
+                continue;
+            }
+            _ => {}
+        }
+        let mut here = root.to_path_buf();
+        here.extend(&done);
+        here.push(&c);
+        let is_link = fs::symlink_metadata(&here).is_ok_and(|m| m.file_type().is_symlink());
+        if !is_link {
+            done.push(c);
+            continue;
+        }
+        links += 1;
+        if links > MAX_SYMLINKS {
+            return Err(ArtifactError::Invalid(format!(
+                "too many levels of symbolic links in {rel:?}"
+            )));
+        }
+        let target = fs::read_link(&here)?;
+        if target.is_absolute() {
+            return Err(ArtifactError::Escapes(format!(
+                "{rel} -> {}",
+                target.display()
+            )));
+        }
+        // Walk the target from the link's directory.
+        todo.extend(
+            target
+                .components()
+                .rev()
+                .map(|c| c.as_os_str().to_os_string()),
+        );
+    }
+    let mut out = root.to_path_buf();
+    out.extend(&done);
+    Ok(out)
+}
+
+/// Walks `path` from `from` (both relative to an archive's root, as
+/// `/`-rooted paths) component by component, as the kernel would once
+/// unpacked: refuses leaving the root and going through (into or `..` out
+/// of) one of the archive's `symlinks`. The last component may be a
+/// symlink (its own target is checked as its entry).
+fn walk_archive_path(
+    from: &Path,
+    path: &Path,
+    symlinks: &std::collections::BTreeSet<PathBuf>,
+) -> Option<PathBuf> {
+    let mut cur = from.to_path_buf();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::Normal(p) => {
+                if symlinks.contains(&cur) {
+                    return None;
+                }
+                cur.push(p);
+            }
+            Component::ParentDir => {
+                if symlinks.contains(&cur) || !cur.pop() {
+                    return None;
+                }
+            }
+            Component::RootDir | Component::Prefix(_) => return None,
+        }
+    }
+    Some(cur)
+}
+
+/// Checks every entry of a tar archive before anything is written: no
+/// absolute path, no `..` leaving the destination, no path through a
+/// symlink of the archive, no symlink or hard link pointing outside.
+fn check_tar<R: Read>(r: R) -> Result<(), ArtifactError> {
+    let mut ar = tar::Archive::new(r);
+    let mut symlinks: std::collections::BTreeSet<PathBuf> = Default::default();
+    for entry in ar.entries()? {
+        let entry = entry?;
+        let path = entry.path()?.into_owned();
+        let name = path.display().to_string();
+        let norm = walk_archive_path(Path::new(""), &path, &symlinks)
+            .ok_or_else(|| ArtifactError::Escapes(name.clone()))?;
+        let kind = entry.header().entry_type();
+        if norm.as_os_str().is_empty() {
+            // `./`: the destination itself.
+            if kind.is_dir() {
+                continue;
+            }
+            return Err(ArtifactError::Escapes(name));
+        }
+        if symlinks.contains(&norm) {
+            return Err(ArtifactError::Escapes(format!(
+                "{name} (replaces a symlink of the archive)"
+            )));
+        }
+        if let Some(target) = entry.link_name()? {
+            // Hard link targets name an entry of the archive; symlink
+            // targets are relative to the link's directory.
+            let from = if kind.is_hard_link() {
+                PathBuf::new()
+            } else {
+                norm.parent().map(Path::to_path_buf).unwrap_or_default()
+            };
+            if walk_archive_path(&from, &target, &symlinks).is_none() {
+                return Err(ArtifactError::Escapes(format!(
+                    "{name} -> {}",
+                    target.display()
+                )));
+            }
+        }
+        if kind.is_symlink() {
+            symlinks.insert(norm);
+        }
+    }
+    Ok(())
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ArchiveKind {
     Tar,
@@ -205,7 +359,7 @@ pub async fn fetch(
         .collect();
     let src = parse_source(&raw, &options)?;
     let dest_rel = env.replace(artifact.relative_dest.as_deref().unwrap_or("local/"));
-    let dest = join_inside(task_dir, &dest_rel)?;
+    let dest = resolve_inside(task_dir, &dest_rel)?;
     let mode = artifact.getter_mode.as_deref().unwrap_or("any");
 
     let tmp_dir = task_dir.join("tmp");
@@ -355,8 +509,14 @@ fn place(
             fs::create_dir_all(dest)?;
             fs::copy(tmp, dest.join(base_name(url)))?;
         }
-        Some(ArchiveKind::Tar) => untar(File::open(tmp)?, dest)?,
-        Some(ArchiveKind::TarGz) => untar(flate2::read::GzDecoder::new(File::open(tmp)?), dest)?,
+        Some(ArchiveKind::Tar) => {
+            check_tar(File::open(tmp)?)?;
+            untar(File::open(tmp)?, dest)?
+        }
+        Some(ArchiveKind::TarGz) => {
+            check_tar(flate2::read::GzDecoder::new(File::open(tmp)?))?;
+            untar(flate2::read::GzDecoder::new(File::open(tmp)?), dest)?
+        }
         Some(ArchiveKind::Zip) => unzip(tmp, dest)?,
     }
     Ok(())
@@ -370,6 +530,11 @@ fn untar<R: Read>(r: R, dest: &Path) -> Result<(), ArtifactError> {
         let mut entry = entry?;
         let name = entry.path()?.display().to_string();
         join_inside(dest, &name)?;
+        // What is already on disk (an earlier entry, an earlier artifact)
+        // must not lead the entry outside either.
+        if let Some(parent) = Path::new(&name).parent() {
+            resolve_inside(dest, &parent.display().to_string())?;
+        }
         if let Ok(Some(target)) = entry.link_name() {
             let t = target.display().to_string();
             let parent = Path::new(&name)
@@ -398,7 +563,7 @@ fn unzip(path: &Path, dest: &Path) -> Result<(), ArtifactError> {
         let rel = f.enclosed_name().ok_or_else(|| {
             ArtifactError::Escapes(String::from_utf8_lossy(f.name_raw()).into_owned())
         })?;
-        let out = join_inside(dest, &rel.display().to_string())?;
+        let out = resolve_inside(dest, &rel.display().to_string())?;
         if f.is_dir() {
             fs::create_dir_all(&out)?;
             continue;
@@ -457,6 +622,89 @@ mod tests {
         let bytes = b.into_inner().unwrap();
         let err = untar(&bytes[..], d.path()).unwrap_err();
         assert!(matches!(err, ArtifactError::Escapes(_)), "{err}");
+    }
+
+    /// A tar whose entries are written as given (no validation), so that
+    /// hostile archives can be built.
+    fn raw_tar(entries: &[(&str, tar::EntryType, &str)]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (path, kind, link) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(*kind);
+            h.set_mode(0o644);
+            h.set_size(0);
+            let name = &mut h.as_gnu_mut().unwrap().name;
+            name[..path.len()].copy_from_slice(path.as_bytes());
+            if !link.is_empty() {
+                let l = &mut h.as_gnu_mut().unwrap().linkname;
+                l[..link.len()].copy_from_slice(link.as_bytes());
+            }
+            h.set_cksum();
+            b.append(&h, &[][..]).unwrap();
+        }
+        b.into_inner().unwrap()
+    }
+
+    #[test]
+    fn hostile_archives_are_refused_before_anything_is_written() {
+        use tar::EntryType::{Directory, Link, Regular, Symlink};
+        let refused: &[&[(&str, tar::EntryType, &str)]] = &[
+            &[("../evil", Regular, "")],
+            &[("/etc/evil", Regular, "")],
+            &[("a/../../evil", Regular, "")],
+            &[("ok", Regular, ""), ("l", Symlink, "../outside")],
+            &[("l", Symlink, "/etc")],
+            // A link to "." looks harmless; "d/.." through it is the
+            // destination's parent.
+            &[("d", Symlink, "."), ("d2", Symlink, "d/..")],
+            &[("d", Symlink, "sub"), ("d/x", Regular, "")],
+            &[("h", Link, "../../etc/passwd")],
+            &[("l", Symlink, "x"), ("l", Regular, "")],
+        ];
+        for entries in refused {
+            let bytes = raw_tar(entries);
+            let err = check_tar(&bytes[..]).unwrap_err();
+            assert!(
+                matches!(err, ArtifactError::Escapes(_)),
+                "{entries:?}: {err}"
+            );
+        }
+        let fine = raw_tar(&[
+            ("./", Directory, ""),
+            ("lib/", Directory, ""),
+            ("lib/libx.so.1", Regular, ""),
+            ("lib/libx.so", Symlink, "libx.so.1"),
+            ("bin/", Directory, ""),
+            ("bin/tool", Symlink, "../lib/libx.so"),
+            ("bin/hard", Link, "lib/libx.so.1"),
+        ]);
+        check_tar(&fine[..]).unwrap();
+        let d = tempfile::tempdir().unwrap();
+        untar(&fine[..], d.path()).unwrap();
+        assert!(d.path().join("bin/tool").exists());
+    }
+
+    #[test]
+    fn resolve_inside_follows_links_on_disk() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        fs::create_dir_all(root.join("local/sub")).unwrap();
+        std::os::unix::fs::symlink("sub", root.join("local/in")).unwrap();
+        std::os::unix::fs::symlink("../..", root.join("local/up")).unwrap();
+        std::os::unix::fs::symlink("/etc", root.join("local/abs")).unwrap();
+        assert_eq!(
+            resolve_inside(root, "local/in/x").unwrap(),
+            root.join("local/sub/x")
+        );
+        assert_eq!(
+            resolve_inside(root, "new/dir").unwrap(),
+            root.join("new/dir")
+        );
+        assert!(resolve_inside(root, "local/up/x").is_err());
+        assert!(resolve_inside(root, "local/abs").is_err());
+        assert!(resolve_inside(root, "../x").is_err());
+        std::os::unix::fs::symlink("loop", root.join("loop")).unwrap();
+        assert!(resolve_inside(root, "loop/x").is_err());
     }
 
     #[test]

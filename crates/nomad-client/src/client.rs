@@ -25,6 +25,10 @@ use crate::server::{AllocUpdate, ServerApi, ServerError};
 use crate::shared::{lock, AllocShared, Dirty};
 use crate::state::{AllocRecord, NodeIdentity, StateStore};
 
+mod ops;
+mod repoll;
+pub use ops::ClientOps;
+
 /// Retry backoff bounds for calls to the servers.
 const RETRY_MIN: Duration = Duration::from_millis(200);
 /// Nomad retries registration every 15s at most.
@@ -60,9 +64,8 @@ struct Inner {
     registered: watch::Sender<bool>,
     gc_now: Notify,
     http: reqwest::Client,
-    /// Deployment health decided here and not yet acknowledged by the
-    /// servers (they echo it back in the allocation).
-    health: Mutex<BTreeMap<String, nomad_types::AllocDeploymentStatus>>,
+    /// Host usage samples for `/v1/client/stats`.
+    host_stats: crate::hoststats::HostStatsCollector,
 }
 
 impl Client {
@@ -98,7 +101,13 @@ impl Client {
             .build()
             .map_err(|e| ClientError::Config(format!("http client: {e}")))?;
         let (registered, _) = watch::channel(false);
+        let total_mhz = node
+            .node_resources
+            .as_ref()
+            .map(|r| r.cpu.cpu_shares as f64)
+            .unwrap_or(0.0);
         let inner = Arc::new(Inner {
+            host_stats: crate::hoststats::HostStatsCollector::new(total_mhz),
             config: Arc::new(config),
             server,
             drivers,
@@ -110,7 +119,6 @@ impl Client {
             registered,
             gc_now: Notify::new(),
             http,
-            health: Mutex::new(BTreeMap::new()),
         });
         inner.restore()?;
         let span = tracing::info_span!("client", node_id = %inner.identity.id);
@@ -118,7 +126,7 @@ impl Client {
             tokio::spawn(inner.clone().register_loop().instrument(span.clone())),
             tokio::spawn(inner.clone().watch_loop().instrument(span.clone())),
             tokio::spawn(inner.clone().sync_loop().instrument(span.clone())),
-            tokio::spawn(inner.clone().health_loop().instrument(span.clone())),
+            tokio::spawn(repoll::driver_loop(inner.clone()).instrument(span.clone())),
             tokio::spawn(inner.clone().gc_loop().instrument(span)),
         ];
         Ok(Client { inner, loops })
@@ -234,6 +242,7 @@ async fn build_node(config: &ClientConfig, id: &NodeIdentity, drivers: &DriverSe
         node_pool: config.node_pool.clone(),
         drivers: infos,
         host_volumes: config.host_volumes.clone(),
+        http_addr: config.http_addr.clone(),
         status: node_status::INIT.into(),
         ..Node::default()
     };
@@ -262,6 +271,7 @@ impl Inner {
             config: self.config.clone(),
             dirty: self.dirty.clone(),
             http: self.http.clone(),
+            restarts: watch::channel(BTreeMap::new()).0,
         })
     }
 
@@ -500,44 +510,6 @@ impl Inner {
         tracing::info!(alloc_id = %id, "allocation destroyed");
     }
 
-    /// Decides the deployment health of running allocations from their task
-    /// states (see [`crate::health`]) and queues it for the servers.
-    async fn health_loop(self: Arc<Self>) {
-        let mut tick = tokio::time::interval(Duration::from_millis(500));
-        loop {
-            tick.tick().await;
-            let now = nomad_driver::unix_nanos(std::time::SystemTime::now());
-            let records: Vec<(String, crate::state::AllocRecord)> = lock(&self.allocs)
-                .iter()
-                .filter_map(|(id, e)| match e {
-                    Entry::Running(h) => Some((id.clone(), h.shared.snapshot())),
-                    _ => None,
-                })
-                .collect();
-            let mut health = lock(&self.health);
-            // Forget what the servers have recorded or what no longer runs.
-            health.retain(|id, _| {
-                records.iter().any(|(rid, r)| {
-                    rid == id
-                        && r.alloc
-                            .deployment_status
-                            .as_ref()
-                            .is_none_or(|d| d.healthy.is_none())
-                })
-            });
-            for (id, rec) in &records {
-                if health.contains_key(id) {
-                    continue;
-                }
-                if let Some(status) = crate::health::deployment_health(rec, now) {
-                    tracing::info!(alloc_id = %id, healthy = ?status.healthy, "deployment health decided");
-                    health.insert(id.clone(), status);
-                    self.dirty.mark(id);
-                }
-            }
-        }
-    }
-
     async fn sync_loop(self: Arc<Self>) {
         let mut attempt = 0;
         loop {
@@ -557,12 +529,13 @@ impl Inner {
                             Entry::Terminal(r) => (**r).clone(),
                             Entry::Ignored(_) => return None,
                         };
+                        let deployment_status = crate::health::reported(&rec);
                         Some(AllocUpdate {
                             id: id.clone(),
                             client_status: rec.client_status,
                             client_description: rec.client_description,
                             task_states: rec.tasks.into_iter().map(|(k, v)| (k, v.state)).collect(),
-                            deployment_status: lock(&self.health).get(id).cloned(),
+                            deployment_status,
                             modify_time: nomad_driver::unix_nanos(std::time::SystemTime::now()),
                         })
                     })

@@ -64,6 +64,12 @@ pub struct ClientConfig {
     pub update_interval: Duration,
     /// Nomad version advertised in `nomad.version`.
     pub version: String,
+    /// How often drivers are fingerprinted again after start (Nomad: 30 s);
+    /// a change of a driver's health or attributes updates the node.
+    pub driver_fingerprint_interval: Duration,
+    /// The agent's HTTP address (`ip:port`), registered as the node's
+    /// `HTTPAddr` so that servers can send `/v1/client/*` requests here.
+    pub http_addr: String,
 }
 
 impl Default for ClientConfig {
@@ -92,6 +98,8 @@ impl Default for ClientConfig {
             alloc_watch_wait: Duration::from_secs(300),
             update_interval: Duration::from_millis(200),
             version: env!("CARGO_PKG_VERSION").to_string(),
+            driver_fingerprint_interval: nomad_driver::FINGERPRINT_PERIOD,
+            http_addr: String::new(),
         }
     }
 }

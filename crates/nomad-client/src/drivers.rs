@@ -9,7 +9,7 @@ use std::sync::Arc;
 use nomad_driver::{unix_nanos, Driver, Fingerprint};
 use nomad_driver_exec::{ExecConfig, ExecDriver};
 use nomad_driver_rawexec::{RawExecConfig, RawExecDriver};
-use nomad_types::DriverInfo;
+use nomad_types::{DriverInfo, Node};
 
 use crate::error::ClientError;
 
@@ -91,5 +91,121 @@ impl DriverSet {
             infos.insert(name.clone(), fp.to_driver_info(now));
         }
         (infos, attrs)
+    }
+}
+
+/// True when `key` is one of driver `name`'s node attributes
+/// (`driver.<name>` or `driver.<name>.*`).
+fn is_driver_attr(key: &str, name: &str) -> bool {
+    key.strip_prefix("driver.")
+        .and_then(|rest| rest.strip_prefix(name))
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+}
+
+/// Applies fresh driver fingerprints (as [`DriverSet::fingerprint`]
+/// returns them) to `node`: the `Drivers` entries whose detection, health,
+/// description or attributes changed (the others keep their update time)
+/// and each changed driver's `driver.*` node attributes. Returns the names
+/// of the drivers that changed, empty when the node is unchanged.
+pub fn apply_fingerprints(
+    node: &mut Node,
+    infos: BTreeMap<String, DriverInfo>,
+    attrs: BTreeMap<String, String>,
+) -> Vec<String> {
+    let same = |a: &DriverInfo, b: &DriverInfo| {
+        a.detected == b.detected
+            && a.healthy == b.healthy
+            && a.health_description == b.health_description
+            && a.attributes == b.attributes
+    };
+    let mut changed = Vec::new();
+    for (name, info) in infos {
+        let old_attrs: BTreeMap<&String, &String> = node
+            .attributes
+            .iter()
+            .filter(|(k, _)| is_driver_attr(k, &name))
+            .collect();
+        let new_attrs: BTreeMap<&String, &String> = attrs
+            .iter()
+            .filter(|(k, _)| is_driver_attr(k, &name))
+            .collect();
+        let attrs_moved = old_attrs != new_attrs;
+        let info_moved = node.drivers.get(&name).is_none_or(|old| !same(old, &info));
+        if !attrs_moved && !info_moved {
+            continue;
+        }
+        if attrs_moved {
+            node.attributes.retain(|k, _| !is_driver_attr(k, &name));
+            node.attributes.extend(
+                attrs
+                    .iter()
+                    .filter(|(k, _)| is_driver_attr(k, &name))
+                    .map(|(k, v)| (k.clone(), v.clone())),
+            );
+        }
+        node.drivers.insert(name.clone(), info);
+        changed.push(name);
+    }
+    changed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nomad_types::GoTime;
+
+    fn info(healthy: bool, desc: &str, at: i64) -> DriverInfo {
+        DriverInfo {
+            attributes: BTreeMap::new(),
+            detected: true,
+            healthy,
+            health_description: desc.into(),
+            update_time: GoTime::from_unix_nanos(at),
+        }
+    }
+
+    #[test]
+    fn only_changed_drivers_move() {
+        let mut node = Node::default();
+        node.drivers.insert("a".into(), info(true, "Healthy", 1));
+        node.drivers.insert("ab".into(), info(true, "Healthy", 1));
+        node.attributes.insert("driver.a".into(), "1".into());
+        node.attributes
+            .insert("driver.a.version".into(), "1".into());
+        node.attributes.insert("driver.ab".into(), "1".into());
+        node.attributes.insert("kernel.name".into(), "linux".into());
+
+        let attrs: BTreeMap<String, String> = [
+            ("driver.a".to_string(), "1".to_string()),
+            ("driver.a.version".to_string(), "1".to_string()),
+            ("driver.ab".to_string(), "1".to_string()),
+        ]
+        .into();
+        let same = [
+            ("a".to_string(), info(true, "Healthy", 2)),
+            ("ab".to_string(), info(true, "Healthy", 2)),
+        ];
+        assert!(apply_fingerprints(&mut node, same.clone().into(), attrs.clone()).is_empty());
+        assert_eq!(node.drivers["a"].update_time, GoTime::from_unix_nanos(1));
+
+        let sick = [
+            ("a".to_string(), info(false, "daemon gone", 3)),
+            ("ab".to_string(), info(true, "Healthy", 3)),
+        ];
+        let mut attrs2 = attrs.clone();
+        attrs2.insert("driver.a.version".into(), "2".into());
+        assert_eq!(apply_fingerprints(&mut node, sick.into(), attrs2), ["a"]);
+        assert!(!node.drivers["a"].healthy);
+        assert_eq!(node.attributes["driver.a.version"], "2");
+        assert_eq!(node.attributes["driver.ab"], "1");
+        assert_eq!(node.attributes["kernel.name"], "linux");
+        assert_eq!(node.drivers["ab"].update_time, GoTime::from_unix_nanos(1));
+
+        // An undetected driver loses its attributes.
+        let gone = [("a".to_string(), info(false, "daemon gone", 4))];
+        let attrs3: BTreeMap<String, String> = [("driver.ab".to_string(), "1".to_string())].into();
+        assert_eq!(apply_fingerprints(&mut node, gone.into(), attrs3), ["a"]);
+        assert!(!node.attributes.contains_key("driver.a"));
+        assert!(!node.attributes.contains_key("driver.a.version"));
     }
 }

@@ -197,6 +197,29 @@ pub fn restart_signaled(reason: &str) -> TaskEvent {
     e
 }
 
+/// "Restart Signaled" when a `change_mode = "restart"` template
+/// re-rendered (Nomad's wording; not counted by the restart policy).
+pub fn template_restart() -> TaskEvent {
+    new(ev::RESTART_SIGNAL).with_message("Template with change_mode restart re-rendered")
+}
+
+/// "Signaling" when a `change_mode = "signal"` template re-rendered.
+pub fn template_signaling(signal: &str) -> TaskEvent {
+    let mut e = new(ev::SIGNALING).with_message("Template re-rendered");
+    e.task_signal = signal.into();
+    e
+}
+
+/// "Killing" (fails the task) when the signals of re-rendered templates
+/// could not be sent.
+pub fn template_signal_failed(error: &str) -> TaskEvent {
+    let msg = format!("Template failed to send signals: {error}");
+    let mut e = new(ev::KILLING).with_message(&msg);
+    e.kill_reason = msg;
+    e.fails_task = true;
+    e
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,23 +3,75 @@
 //! Nomad's client decides whether an allocation of a deployment is healthy:
 //! with `health_check = "task_states"` (and with `"checks"` when the group
 //! has no checks, as here, since service checks are not run yet) an
-//! allocation is healthy once every main task has been running for
-//! `min_healthy_time`, and unhealthy if a task fails first or the
-//! `healthy_deadline` passes. `manual` leaves it to the operator.
+//! allocation is healthy once every task it waits for has been running for
+//! `min_healthy_time`, and unhealthy as soon as a task fails or a task that
+//! should keep running finishes, or when the `healthy_deadline` passes.
+//! `manual` leaves it to the operator.
+//!
+//! The allocation runner calls [`decide`] on every task state change (so a
+//! failure is reported in the same update batch as the failed task) and on
+//! a timer for `min_healthy_time` and the deadline; the verdict is kept in
+//! the allocation's record ([`DecidedHealth`]) and sent to the servers with
+//! every update of the allocation.
+
+use std::time::Duration;
 
 use crate::state::AllocRecord;
+use nomad_types::consts::task_state;
 use nomad_types::{AllocDeploymentStatus, GoTime};
+use serde::{Deserialize, Serialize};
 
 /// Nomad's defaults for an update block that leaves these unset.
 const DEFAULT_MIN_HEALTHY: i64 = 10_000_000_000;
 const DEFAULT_HEALTHY_DEADLINE: i64 = 300_000_000_000;
 
+/// How often an undecided allocation is looked at again without a task
+/// state change (for `min_healthy_time` and the deadline).
+pub const RECHECK: Duration = Duration::from_millis(250);
+
+/// Health decided by this client for one deployment of the allocation.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DecidedHealth {
+    /// The deployment the verdict is for; a new deployment of the same
+    /// allocation (an in-place update) is decided again.
+    pub deployment_id: String,
+    /// What is reported to the servers.
+    pub status: AllocDeploymentStatus,
+}
+
+/// What to change in `rec.health` at `now`: `Some(new)` when it changes
+/// (`Some(None)` forgets a verdict for an older deployment), `None` when
+/// nothing changes.
+pub fn decide(rec: &AllocRecord, now: i64) -> Option<Option<DecidedHealth>> {
+    if let Some(h) = &rec.health {
+        if h.deployment_id != rec.alloc.deployment_id {
+            return Some(None);
+        }
+        return None;
+    }
+    let status = deployment_health(rec, now)?;
+    Some(Some(DecidedHealth {
+        deployment_id: rec.alloc.deployment_id.clone(),
+        status,
+    }))
+}
+
+/// The health to send with an update of `rec`.
+pub fn reported(rec: &AllocRecord) -> Option<AllocDeploymentStatus> {
+    rec.health
+        .as_ref()
+        .filter(|h| h.deployment_id == rec.alloc.deployment_id)
+        .map(|h| h.status.clone())
+}
+
 /// The health to report for `rec` at `now` (Unix nanoseconds), or `None`
 /// while it is undecided, when the allocation is not part of a deployment,
-/// or when the servers already know its health.
+/// when the servers stopped it, or when the servers already know its
+/// health.
 pub fn deployment_health(rec: &AllocRecord, now: i64) -> Option<AllocDeploymentStatus> {
     let alloc = &rec.alloc;
-    if alloc.deployment_id.is_empty() {
+    if alloc.deployment_id.is_empty() || alloc.server_terminal_status() {
         return None;
     }
     if alloc
@@ -48,30 +100,42 @@ pub fn deployment_health(rec: &AllocRecord, now: i64) -> Option<AllocDeploymentS
         modify_index: 0,
     };
 
-    let main: Vec<_> = tg
-        .tasks
-        .iter()
-        .filter(|t| t.is_main())
-        .filter_map(|t| rec.tasks.get(&t.name))
-        .collect();
-    if rec.client_status == "failed" || main.iter().any(|t| t.state.failed) {
+    if rec.client_status == "failed" {
         return Some(verdict(false));
     }
-    let all_running = !main.is_empty() && main.iter().all(|t| t.state.state == "running");
-    if all_running {
-        // Healthy once the most recent (re)start is min_healthy_time old.
-        let since = main
-            .iter()
-            .map(|t| {
-                let started = t.state.started_at.to_unix_nanos().unwrap_or(now);
-                let restarted = t.state.last_restart.to_unix_nanos().unwrap_or(0);
-                started.max(restarted)
-            })
-            .max()
-            .unwrap_or(now);
-        if now.saturating_sub(since) >= min_healthy {
-            return Some(verdict(true));
+    // Poststop tasks only run at the end; they are not watched.
+    let watched: Vec<_> = tg
+        .tasks
+        .iter()
+        .filter(|t| !t.is_poststop())
+        .filter_map(|t| rec.tasks.get(&t.name).map(|r| (t, &r.state)))
+        .collect();
+    let mut all_running = !watched.is_empty();
+    let mut since = 0i64;
+    for (task, state) in &watched {
+        let finished = state.state == task_state::DEAD;
+        // A prestart task may finish by design, and so may a poststart
+        // task that succeeds; any other task that stops is a failure of
+        // the allocation, as is any failed task.
+        let completed_hook =
+            finished && !state.failed && (task.is_prestart() || task.is_poststart());
+        if state.failed || (finished && !completed_hook && !task.is_prestart()) {
+            return Some(verdict(false));
         }
+        if completed_hook {
+            continue;
+        }
+        if state.state != task_state::RUNNING {
+            all_running = false;
+            continue;
+        }
+        // Healthy once the most recent (re)start is min_healthy_time old.
+        let started = state.started_at.to_unix_nanos().unwrap_or(now);
+        let restarted = state.last_restart.to_unix_nanos().unwrap_or(0);
+        since = since.max(started).max(restarted);
+    }
+    if all_running && now.saturating_sub(since) >= min_healthy {
+        return Some(verdict(true));
     }
     if alloc.create_time > 0 && now.saturating_sub(alloc.create_time) >= deadline {
         return Some(verdict(false));
@@ -171,5 +235,71 @@ mod tests {
             ..Default::default()
         });
         assert_eq!(deployment_health(&rec, 1_000 * S), None);
+    }
+
+    #[test]
+    fn a_task_that_stops_is_unhealthy_but_a_finished_prestart_is_not() {
+        let rec = record("dead", false, 100 * S);
+        assert_eq!(
+            deployment_health(&rec, 101 * S).map(|d| d.healthy),
+            Some(Some(false)),
+            "a main task that exits is not healthy"
+        );
+
+        let mut rec = record("running", false, 100 * S);
+        let mut job = (**rec.alloc.job.as_ref().unwrap()).clone();
+        let mut init = nomad_types::Task {
+            name: "init".into(),
+            ..Default::default()
+        };
+        init.lifecycle = Some(nomad_types::TaskLifecycle {
+            hook: "prestart".into(),
+            sidecar: false,
+        });
+        job.task_groups[0].tasks.push(init);
+        rec.alloc.job = Some(Arc::new(job));
+        rec.tasks.insert(
+            "init".into(),
+            TaskRecord {
+                state: TaskState {
+                    state: "dead".into(),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            deployment_health(&rec, 110 * S).map(|d| d.healthy),
+            Some(Some(true))
+        );
+    }
+
+    #[test]
+    fn a_stopped_allocation_reports_nothing() {
+        let mut rec = record("dead", true, 100 * S);
+        rec.alloc.desired_status = "stop".into();
+        assert_eq!(deployment_health(&rec, 101 * S), None);
+    }
+
+    #[test]
+    fn decide_keeps_a_verdict_per_deployment() {
+        let mut rec = record("dead", true, 100 * S);
+        let first = decide(&rec, 101 * S).unwrap().unwrap();
+        assert_eq!(first.deployment_id, "d1");
+        assert_eq!(first.status.healthy, Some(false));
+        rec.health = Some(first);
+        assert_eq!(decide(&rec, 102 * S), None, "decided once");
+        assert_eq!(
+            reported(&rec).and_then(|d| d.healthy),
+            Some(false),
+            "and reported"
+        );
+        rec.alloc.deployment_id = "d2".into();
+        assert_eq!(reported(&rec), None);
+        assert_eq!(
+            decide(&rec, 103 * S),
+            Some(None),
+            "a new deployment forgets it"
+        );
     }
 }

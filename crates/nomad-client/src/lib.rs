@@ -24,7 +24,9 @@
 //!   rotation.
 //! * **Data for the HTTP API**: `alloc logs` ([`logs::read_logs`],
 //!   [`logs::follow_logs`]) and `alloc fs` ([`allocdir::list`],
-//!   [`allocdir::stat`], [`allocdir::cat`], [`allocdir::read_at`]).
+//!   [`allocdir::stat`], [`allocdir::cat`], [`allocdir::read_at`]); host
+//!   usage ([`hoststats`]) and, through [`ClientOps`], task usage, signals,
+//!   in-place restarts and `alloc exec`.
 //! * **Local state** ([`state`]): allocations, task states and driver
 //!   handles in the data dir, so that a restarted agent re-attaches to its
 //!   running tasks instead of restarting them.
@@ -35,6 +37,7 @@
 //! It must not depend on the server crates, the state store, raft, the
 //! scheduler or an HTTP framework.
 
+mod actions;
 pub mod allocdir;
 mod allocrunner;
 pub mod artifact;
@@ -45,6 +48,7 @@ mod error;
 pub mod events;
 pub mod fingerprint;
 pub mod health;
+pub mod hoststats;
 pub mod logs;
 pub mod payload;
 pub mod restarts;
@@ -57,9 +61,10 @@ pub mod template;
 pub mod testing;
 
 pub use allocdir::{AllocDir, FileInfo};
-pub use client::Client;
+pub use client::{Client, ClientOps};
 pub use config::{ClientConfig, GcConfig, ReservedConfig};
 pub use error::ClientError;
+pub use hoststats::{HostCpu, HostDisk, HostMemory, HostStats};
 pub use logs::{LogChunk, Origin};
 pub use server::{
     AllocUpdate, AllocWatch, HeartbeatResponse, RegisterResponse, ServerApi, ServerError,

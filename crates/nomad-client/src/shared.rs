@@ -82,6 +82,10 @@ pub struct AllocShared {
     pub dirty: Arc<Dirty>,
     /// HTTP client for artifacts.
     pub http: reqwest::Client,
+    /// User-requested restarts (`alloc restart`): a counter per task name,
+    /// bumped for each request; the task runner restarts its task when its
+    /// counter moves (see [`crate::actions`]).
+    pub restarts: watch::Sender<std::collections::BTreeMap<String, u64>>,
 }
 
 impl AllocShared {

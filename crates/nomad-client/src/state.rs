@@ -69,6 +69,9 @@ pub struct AllocRecord {
     /// Unix nanoseconds when the allocation became terminal on this client
     /// (0 while it runs); orders garbage collection.
     pub terminal_at: i64,
+    /// Deployment health this client decided (see [`crate::health`]),
+    /// sent with every update of the allocation.
+    pub health: Option<crate::health::DecidedHealth>,
 }
 
 /// The on-disk store.

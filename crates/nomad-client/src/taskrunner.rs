@@ -87,6 +87,8 @@ pub struct TaskRunner {
     driver: Option<Arc<dyn Driver>>,
     dirs: TaskDirs,
     restart: RestartTracker,
+    /// The templates of the current run, watched for changes.
+    templates: Option<template::Watcher>,
     gate: watch::Receiver<bool>,
     kill: watch::Receiver<Option<Kill>>,
     done: watch::Sender<bool>,
@@ -128,6 +130,7 @@ impl TaskRunner {
                 driver,
                 dirs,
                 restart,
+                templates: None,
                 gate,
                 kill,
                 done,
@@ -200,6 +203,7 @@ impl TaskRunner {
                         Err(e) => tracing::warn!(error = %e, "restarting log collection"),
                     }
                     running = Some(handle.config.id.clone());
+                    self.resume_templates(&driver);
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "could not re-attach to task");
@@ -215,6 +219,7 @@ impl TaskRunner {
         }
 
         let mut first = running.is_none() && rec.state.started_at.is_zero();
+        let mut restarts = self.shared.restarts.subscribe();
         loop {
             let id = match running.take() {
                 Some(id) => id,
@@ -241,6 +246,30 @@ impl TaskRunner {
                 _ = kill_requested(&mut kill) => {
                     self.do_kill(&driver, &id).await;
                     break;
+                }
+                _ = crate::actions::restart_requested(&mut restarts, &name) => {
+                    let timeout = self.kill_timeout();
+                    let signal = self.task.kill_signal.clone();
+                    crate::actions::stop_for_restart(
+                        &self.shared, &name, &driver, &id, timeout, &signal,
+                    )
+                    .await;
+                    continue;
+                }
+                change = template::next_change(&mut self.templates) => {
+                    match change {
+                        template::Change::Restart => {
+                            self.stop_for_restart(&driver, &id, events::template_restart()).await;
+                        }
+                        template::Change::Signal(signals) => {
+                            if !self.signal_for_templates(&driver, &id, &signals).await {
+                                self.do_kill(&driver, &id).await;
+                                break;
+                            }
+                            running = Some(id);
+                        }
+                    }
+                    continue;
                 }
             };
             self.emit(events::terminated(&exit), None);
@@ -530,50 +559,102 @@ impl TaskRunner {
         }
     }
 
-    /// Renders the task's templates into the task directory; returns the
-    /// variables of `env = true` templates.
-    fn render_templates(&self, env: &TaskEnv) -> Result<BTreeMap<String, String>, String> {
-        let mut out = BTreeMap::new();
-        let reader = template::sandboxed_reader(&self.shared.dir.root, &self.dirs.task_dir);
-        for t in &self.task.templates {
-            let src = match (&t.embedded_tmpl, &t.source_path) {
-                (Some(e), _) if !e.is_empty() => e.clone(),
-                (_, Some(p)) if !p.is_empty() => reader(&env.replace(p))?,
-                _ => String::new(),
-            };
-            let ctx = template::Context {
-                env: &env.env,
-                read_file: &reader,
-            };
-            let rendered = template::render(
-                &src,
-                t.left_delim.as_deref().unwrap_or(""),
-                t.right_delim.as_deref().unwrap_or(""),
-                &ctx,
-            )
-            .map_err(|e| e.to_string())?;
-            let dest_rel = env.replace(t.dest_path.as_deref().unwrap_or(""));
-            if dest_rel.is_empty() {
-                return Err("template has no destination".into());
-            }
-            let dest = artifact::join_inside(&self.dirs.task_dir, &dest_rel)
-                .map_err(|e| format!("template destination: {e}"))?;
-            if let Some(p) = dest.parent() {
-                std::fs::create_dir_all(p).map_err(|e| format!("{}: {e}", p.display()))?;
-            }
-            crate::state::write_atomic(&dest, rendered.as_bytes(), false)
-                .map_err(|e| e.to_string())?;
-            let perms = t.perms.as_deref().unwrap_or("0644");
-            let mode = u32::from_str_radix(perms.trim_start_matches("0o"), 8)
-                .map_err(|_| format!("invalid template perms {perms:?}"))?;
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(mode & 0o7777))
-                .map_err(|e| format!("{}: {e}", dest.display()))?;
-            if t.envvars == Some(true) {
-                out.extend(template::parse_env_file(&rendered).map_err(|e| e.to_string())?);
+    /// Renders the task's templates into the task directory and keeps
+    /// their watcher for this run; returns the variables of `env = true`
+    /// templates.
+    fn render_templates(&mut self, env: &TaskEnv) -> Result<BTreeMap<String, String>, String> {
+        self.templates = None;
+        if self.task.templates.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let (vars, watcher) = template::render_task_templates(
+            &self.task.templates,
+            env,
+            &self.shared.dir.root,
+            &self.dirs.task_dir,
+        )?;
+        self.templates = Some(watcher);
+        Ok(vars)
+    }
+
+    /// Watches the templates of a task re-attached after a client restart.
+    fn resume_templates(&mut self, driver: &Arc<dyn Driver>) {
+        if self.task.templates.is_empty() {
+            return;
+        }
+        let region = self.shared.config.region.clone();
+        let denylist = self.shared.config.env_denylist();
+        let no_template_env = BTreeMap::new();
+        let env = TaskEnv::build(EnvInputs {
+            node: &self.shared.node,
+            alloc: &self.alloc,
+            task: &self.task,
+            dirs: &self.dirs,
+            fs_isolation: driver.capabilities().fs_isolation,
+            region: &region,
+            env_denylist: &denylist,
+            template_env: &no_template_env,
+        });
+        match template::resume_task_templates(
+            &self.task.templates,
+            &env,
+            &self.shared.dir.root,
+            &self.dirs.task_dir,
+        ) {
+            Ok(w) => self.templates = Some(w),
+            Err(e) => {
+                tracing::warn!(error = %e, "not watching the templates of the re-attached task")
             }
         }
-        Ok(out)
+    }
+
+    /// Stops the running task so that the loop starts it again at once,
+    /// outside the restart policy (a template re-rendered): `reason`
+    /// ("Restart Signaled"), "Terminated", "Restarting" with no delay.
+    async fn stop_for_restart(&mut self, driver: &Arc<dyn Driver>, id: &str, reason: TaskEvent) {
+        tracing::info!(reason = %reason.display_message, "restarting task");
+        self.templates = None;
+        self.emit(reason, None);
+        if let Err(e) = driver
+            .stop_task(id, self.kill_timeout(), &self.task.kill_signal)
+            .await
+        {
+            tracing::warn!(error = %e, "stopping task for restart");
+        }
+        if let Ok(Ok(exit)) =
+            tokio::time::timeout(Duration::from_secs(5), driver.wait_task(id)).await
+        {
+            self.emit(events::terminated(&exit), None);
+        }
+        self.forget(driver, id).await;
+        self.emit(
+            events::restarting(Duration::ZERO, ""),
+            Some(task_state::PENDING),
+        );
+    }
+
+    /// Sends the signals re-rendered templates ask for ("Signaling" each);
+    /// false when one could not be sent (the task is then killed, as in
+    /// Nomad, with an event that fails it).
+    async fn signal_for_templates(
+        &self,
+        driver: &Arc<dyn Driver>,
+        id: &str,
+        signals: &[String],
+    ) -> bool {
+        let mut failed = Vec::new();
+        for sig in signals {
+            self.emit(events::template_signaling(sig), None);
+            if let Err(e) = driver.signal_task(id, sig).await {
+                tracing::warn!(signal = %sig, error = %e, "template signal failed");
+                failed.push(format!("{sig}: {e}"));
+            }
+        }
+        if failed.is_empty() {
+            return true;
+        }
+        self.emit(events::template_signal_failed(&failed.join(", ")), None);
+        false
     }
 }
 

@@ -146,3 +146,69 @@ async fn bad_checksum_and_escaping_destination_fail_the_task() {
     );
     assert!(!env.dir.path().join("alloc/escape").exists());
 }
+
+/// A tar with a harmless-looking symlink to `.`, a symlink through it to
+/// the destination's parent, and a file written through that.
+fn hostile_tarball() -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    let entries: [(&str, tar::EntryType, &str); 4] = [
+        ("first.txt", tar::EntryType::Regular, ""),
+        ("d", tar::EntryType::Symlink, "."),
+        ("d2", tar::EntryType::Symlink, "d/.."),
+        ("d2/pwned", tar::EntryType::Regular, ""),
+    ];
+    for (path, kind, link) in entries {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(kind);
+        h.set_mode(0o644);
+        h.set_size(0);
+        let gnu = h.as_gnu_mut().unwrap();
+        gnu.name[..path.len()].copy_from_slice(path.as_bytes());
+        gnu.linkname[..link.len()].copy_from_slice(link.as_bytes());
+        h.set_cksum();
+        b.append(&h, &[][..]).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_archive_escaping_through_its_own_symlinks_is_refused_and_nothing_unpacked() {
+    let env = start().await;
+    let base = serve(hostile_tarball(), 1);
+    let mut t = raw_exec_task("web", "/bin/true", &[]);
+    t.artifacts.push(TaskArtifact {
+        getter_source: Some(format!("{base}/site.tar")),
+        ..Default::default()
+    });
+    let a = alloc(
+        job("hostile", "batch", vec![t], no_restart()),
+        env.client.node_id(),
+    );
+    env.server.add_alloc(a.clone());
+    let got = env
+        .server
+        .wait_alloc(&a.id, WAIT, |a| a.client_status == "failed")
+        .await
+        .unwrap();
+    let ev = events(&got, "web")
+        .iter()
+        .find(|e| e.event_type == "Failed Artifact Download")
+        .unwrap();
+    assert!(
+        ev.display_message.contains("d2 -> d/..")
+            && ev.display_message.contains("escapes the task directory"),
+        "{}",
+        ev.display_message
+    );
+    assert!(!event_types(&got, "web").contains(&"Started".to_string()));
+    let local = env.client.alloc_dir(&a.id).unwrap().root.join("web/local");
+    assert!(!local.join("first.txt").exists(), "checked before writing");
+    assert!(std::fs::symlink_metadata(local.join("d")).is_err());
+    assert!(!env
+        .client
+        .alloc_dir(&a.id)
+        .unwrap()
+        .root
+        .join("web/pwned")
+        .exists());
+}

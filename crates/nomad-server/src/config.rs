@@ -59,6 +59,9 @@ pub struct ServerConfig {
     /// The plan applier's tracker of nodes whose plans keep being rejected
     /// (`server { plan_rejection_tracker { ... } }`).
     pub plan_rejection: crate::bad_nodes::PlanRejectionConfig,
+    /// Events kept for `/v1/event/stream` (`server { event_buffer_size }`;
+    /// `None`: the state store's default, 0: no events).
+    pub event_buffer_size: Option<usize>,
 }
 
 /// Garbage collection settings (Nomad's `server` block keys of the same
@@ -144,6 +147,7 @@ impl Default for ServerConfig {
             eval_delivery_limit: 3,
             gc: GcConfig::default(),
             plan_rejection: Default::default(),
+            event_buffer_size: None,
         }
     }
 }

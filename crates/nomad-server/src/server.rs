@@ -103,7 +103,10 @@ impl Server {
         };
         std::fs::create_dir_all(&dir)
             .map_err(|e| ServerError::Internal(format!("creating {}: {e}", dir.display())))?;
-        let store = StateStore::new(StoreConfig::default());
+        let mut store = StateStore::new(StoreConfig::default());
+        if let Some(n) = config.event_buffer_size {
+            store.set_event_buffer(n);
+        }
         let reader = store.reader();
         let id = resolve_raft_id(&config, &dir)?;
         let bind = |addr: SocketAddr, what: &str| {

@@ -6,12 +6,36 @@ use axum::http::StatusCode;
 use serde_json::json;
 
 use super::{require_get, require_write};
-use crate::cluster::{ClusterApi, ClusterError};
+use crate::cluster::{ClientFs, ClusterApi, ClusterError};
 use crate::query::{Reply, Req};
 
+/// `GET /v1/agent/self`; with a client in the agent, its node ID is in
+/// `stats.client.node_id` (what `nomad node status -self` reads).
 pub(crate) async fn agent_self(api: &dyn ClusterApi, req: &Req) -> Result<Reply, ClusterError> {
     require_get(req)?;
-    Reply::json(&api.agent_self().await?, req.pretty())
+    let mut me = api.agent_self().await?;
+    if let Some(c) = api.client_fs() {
+        add_client_stats(&mut me, c.as_ref());
+    }
+    Reply::json(&me, req.pretty())
+}
+
+fn add_client_stats(me: &mut nomad_types::api::AgentSelf, c: &dyn ClientFs) {
+    let node_id = c.node_id();
+    if !node_id.is_empty() {
+        me.stats
+            .entry("client".into())
+            .or_default()
+            .insert("node_id".into(), node_id);
+    }
+}
+
+/// `GET /v1/agent/self` of a client-only agent.
+pub(crate) fn client_agent_self(c: &dyn ClientFs, req: &Req) -> Result<Reply, ClusterError> {
+    require_get(req)?;
+    let mut me = nomad_types::api::AgentSelf::default();
+    add_client_stats(&mut me, c);
+    Reply::json(&me, req.pretty())
 }
 
 pub(crate) async fn members(api: &dyn ClusterApi, req: &Req) -> Result<Reply, ClusterError> {

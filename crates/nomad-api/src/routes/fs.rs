@@ -8,18 +8,19 @@ use base64::Engine;
 use futures_util::StreamExt;
 use nomad_types::api::StreamFrame;
 
+use super::client::ClientSide;
 use super::require_get;
-use crate::cluster::{ClusterApi, ClusterError, LogsRequest};
+use crate::cluster::{ClusterError, LogsRequest};
 use crate::query::{Reply, Req};
 
-pub(crate) async fn client_fs(api: &dyn ClusterApi, req: &Req) -> Result<Reply, ClusterError> {
+pub(crate) async fn client_fs(api: &dyn ClientSide, req: &Req) -> Result<Reply, ClusterError> {
     require_get(req)?;
     let (op, alloc) = req.rest.split_once('/').unwrap_or((req.rest.as_str(), ""));
     let alloc = alloc.trim_end_matches('/');
     if alloc.is_empty() {
         return Err(ClusterError::BadRequest("missing allocation ID".into()));
     }
-    let alloc_id = resolve_alloc(api, alloc)?;
+    let alloc_id = api.resolve_alloc(alloc)?;
     let path = req.param("path").unwrap_or("/").to_string();
     match op {
         "logs" => logs(api, req, alloc_id).await,
@@ -33,18 +34,7 @@ pub(crate) async fn client_fs(api: &dyn ClusterApi, req: &Req) -> Result<Reply, 
     }
 }
 
-/// The allocation must exist in the state the agent sees.
-fn resolve_alloc(api: &dyn ClusterApi, id: &str) -> Result<String, ClusterError> {
-    let snap = api.state()?.snapshot();
-    if snap.alloc_by_id(id).is_some() {
-        return Ok(id.to_string());
-    }
-    Err(ClusterError::NotFound(format!(
-        "Unknown allocation \"{id}\""
-    )))
-}
-
-async fn logs(api: &dyn ClusterApi, req: &Req, alloc_id: String) -> Result<Reply, ClusterError> {
+async fn logs(api: &dyn ClientSide, req: &Req, alloc_id: String) -> Result<Reply, ClusterError> {
     let task = req
         .param("task")
         .ok_or_else(|| ClusterError::BadRequest("task: must provide task name".into()))?

@@ -3,7 +3,10 @@
 //! a prefix and the rest of the path is parsed by the handler.
 
 mod agent;
+mod client;
 mod events;
+mod exec;
+mod forward;
 mod fs;
 mod job_actions;
 mod jobs;
@@ -18,7 +21,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, Response, Uri};
 
-use crate::cluster::{ClusterApi, ClusterError};
+use crate::cluster::{ClientFs, ClusterApi, ClusterError};
 use crate::query::{error_response, parse_query, percent_decode, Reply, Req};
 
 type Api = Arc<dyn ClusterApi>;
@@ -26,8 +29,90 @@ type Api = Arc<dyn ClusterApi>;
 pub(crate) fn router(api: Api) -> axum::Router {
     axum::Router::new()
         .merge(ui::routes())
+        .route(EXEC_ROUTE, axum::routing::get(exec::cluster_exec))
         .fallback(handle)
         .with_state(api)
+}
+
+const EXEC_ROUTE: &str = "/v1/client/allocation/{alloc_id}/exec";
+
+/// A client-only agent: its client and its servers' HTTP addresses.
+pub(crate) struct ClientAgent {
+    pub client: Arc<dyn ClientFs>,
+    pub servers: Vec<String>,
+}
+
+/// The API of a client-only agent: `/v1/client/*` and `/v1/agent/self`
+/// answered by its client, everything else forwarded to a server.
+pub(crate) fn client_agent_router(client: Arc<dyn ClientFs>, servers: Vec<String>) -> axum::Router {
+    axum::Router::new()
+        .route(EXEC_ROUTE, axum::routing::get(exec::client_exec))
+        .fallback(handle_client_agent)
+        .with_state(Arc::new(ClientAgent { client, servers }))
+}
+
+async fn handle_client_agent(
+    State(agent): State<Arc<ClientAgent>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response<Body> {
+    let body = match axum::body::to_bytes(body, MAX_SNAPSHOT_BODY).await {
+        Ok(b) => b,
+        Err(e) => {
+            return error_response(&ClusterError::BadRequest(format!(
+                "reading request body: {e}"
+            )))
+        }
+    };
+    let path = uri.path().to_string();
+    let query = parse_query(uri.query());
+    let local = match forward::alloc_of_path(&path) {
+        // Another node's allocation: the servers know where it runs.
+        Some(alloc) => agent.client.has_alloc(alloc),
+        None if path.trim_end_matches('/') == "/v1/client/stats" => query
+            .iter()
+            .find(|(k, v)| k == "node_id" && !v.is_empty())
+            .is_none_or(|(_, v)| *v == agent.client.node_id()),
+        None => path.starts_with("/v1/client/") || path.trim_end_matches('/') == "/v1/agent/self",
+    };
+    let result = if local {
+        let req = |rest: &str| Req {
+            method: method.clone(),
+            rest: percent_decode(rest, false),
+            query: query.clone(),
+            headers: headers.clone(),
+            body: body.clone(),
+        };
+        let c = client::Direct(agent.client.clone());
+        if let Some(rest) = path.strip_prefix("/v1/client/fs/") {
+            client_fs_reply(fs::client_fs(&c, &req(rest)).await)
+        } else if let Some(rest) = path.strip_prefix("/v1/client/allocation/") {
+            client_fs_reply(client::allocation(&c, &req(rest)).await)
+        } else if path.trim_end_matches('/') == "/v1/client/stats" {
+            client_fs_reply(client::stats(&c, &req("")).await)
+        } else if path.starts_with("/v1/client/") {
+            Err(ClusterError::NotFound("404 page not found".into()))
+        } else {
+            agent::client_agent_self(agent.client.as_ref(), &req("")).map(Reply::into_response)
+        }
+    } else {
+        forward::proxy(&agent.servers, method, &uri, &headers, body).await
+    };
+    match result {
+        Ok(resp) => resp,
+        Err(e) => {
+            if e.status() >= 500 {
+                tracing::error!(path = %path, error = %e, "request failed");
+            }
+            error_response(&e)
+        }
+    }
+}
+
+fn client_fs_reply(r: Result<Reply, ClusterError>) -> Result<Response<Body>, ClusterError> {
+    r.map(Reply::into_response)
 }
 
 /// Largest request body accepted (a job with big templates fits easily).
@@ -59,6 +144,15 @@ async fn handle(
     };
     let path = uri.path().to_string();
     let query = parse_query(uri.query());
+    if path.starts_with("/v1/client/") {
+        if let Some(addr) = forward::remote_for(api.as_ref(), &path, &query) {
+            tracing::debug!(path = %path, node = %addr, "forwarding to the allocation's node");
+            return match forward::proxy(&[addr], method, &uri, &headers, body).await {
+                Ok(resp) => resp,
+                Err(e) => error_response(&e),
+            };
+        }
+    }
     let result = dispatch(&api, &path, method, query, headers, body).await;
     match result {
         Ok(reply) => reply.into_response(),
@@ -103,7 +197,10 @@ async fn dispatch(
         return nodes::node_specific(api, &mk(rest)).await;
     }
     if let Some(rest) = path.strip_prefix("/v1/client/fs/") {
-        return fs::client_fs(api, &mk(rest)).await;
+        return fs::client_fs(&client::ViaCluster(api), &mk(rest)).await;
+    }
+    if let Some(rest) = path.strip_prefix("/v1/client/allocation/") {
+        return client::allocation(&client::ViaCluster(api), &mk(rest)).await;
     }
     let req = mk("");
     match path.trim_end_matches('/') {
@@ -129,6 +226,7 @@ async fn dispatch(
         "/v1/operator/snapshot" => operator::snapshot(api, &req).await,
         "/v1/metrics" => agent::metrics(api, &req).await,
         "/v1/event/stream" => events::stream(api, &req).await,
+        "/v1/client/stats" => client::stats(&client::ViaCluster(api), &req).await,
         _ => Err(ClusterError::NotFound("404 page not found".into())),
     }
 }

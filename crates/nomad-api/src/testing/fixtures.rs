@@ -109,7 +109,9 @@ pub fn test_node(id: &str, name: &str, dc: &str) -> Node {
         secret_id: format!("secret-{id}"),
         datacenter: dc.to_string(),
         name: name.to_string(),
-        http_addr: "127.0.0.1:4646".into(),
+        // No HTTP address: the in-memory cluster answers `/v1/client/*`
+        // itself instead of forwarding to the node.
+        http_addr: String::new(),
         attributes,
         node_resources: Some(resources),
         node_pool: "default".into(),

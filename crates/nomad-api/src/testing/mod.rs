@@ -76,6 +76,8 @@ pub struct InMemoryCluster {
     deployments: bool,
     /// `GET /v1/event/stream`'s heartbeat interval.
     event_heartbeat: std::time::Duration,
+    /// The client "in this agent" (`attach_client`).
+    client: std::sync::OnceLock<Arc<dyn crate::ClientFs>>,
 }
 
 impl Default for InMemoryCluster {
@@ -103,7 +105,15 @@ impl InMemoryCluster {
             scaling_events: Mutex::new(BTreeMap::new()),
             deployments: false,
             event_heartbeat: crate::cluster::DEFAULT_EVENT_HEARTBEAT,
+            client: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Plays a client agent in the same process: `/v1/client/stats` and
+    /// the allocation actions reach `client` (logs and files stay the
+    /// cluster's own, see [`InMemoryCluster::set_log`]).
+    pub fn attach_client(&self, client: Arc<dyn crate::ClientFs>) {
+        let _ = self.client.set(client);
     }
 
     /// Sends event-stream heartbeats every `every` (for fast tests).
@@ -466,6 +476,10 @@ impl InMemoryCluster {
 
 #[async_trait]
 impl ClusterApi for InMemoryCluster {
+    fn client_fs(&self) -> Option<Arc<dyn crate::ClientFs>> {
+        self.client.get().cloned()
+    }
+
     fn region(&self) -> String {
         self.region.clone()
     }

@@ -181,6 +181,7 @@ fn apply_body_to(
     joins: &mut Joins,
     b: &nomad_hcl::tree::Body,
 ) -> Result<(), String> {
+    super::schema::check(b)?;
     if let Some(v) = str_of(b, "region") {
         c.region = v;
     }
@@ -219,6 +220,10 @@ fn apply_body_to(
         }
         if let Some(n) = num_of(&s.body, "num_schedulers")? {
             c.num_schedulers = n as usize;
+        }
+        if let Some(n) = num_of(&s.body, "event_buffer_size").map_err(|e| format!("server.{e}"))? {
+            c.event_buffer_size =
+                Some(usize::try_from(n).map_err(|_| "server.event_buffer_size out of range")?);
         }
         for key in super::GC_KEYS {
             if let Some(v) = str_of(&s.body, key) {

@@ -14,6 +14,7 @@
 mod config;
 mod flags;
 mod joins;
+mod schema;
 #[cfg(test)]
 mod tests;
 
@@ -82,6 +83,9 @@ pub struct AgentConfig {
     pub start_join: Vec<String>,
     /// `server { num_schedulers }` (0: the CPU count).
     pub num_schedulers: usize,
+    /// `server { event_buffer_size }`: events kept for
+    /// `/v1/event/stream` (None: the default, 0: no events).
+    pub event_buffer_size: Option<usize>,
     /// `server { heartbeat_grace }` (None: Nomad's 10s).
     pub heartbeat_grace: Option<Duration>,
     /// `server { min_heartbeat_ttl }` (None: Nomad's 10s).
@@ -123,6 +127,7 @@ impl Default for AgentConfig {
             retry_max: 0,
             start_join: Vec::new(),
             num_schedulers: 0,
+            event_buffer_size: None,
             heartbeat_grace: None,
             min_heartbeat_ttl: None,
             gc: BTreeMap::new(),

@@ -260,3 +260,45 @@ server {
     let e = parse(&args(&format!("-config {bad}"))).unwrap_err();
     assert!(e.contains("server.job_gc_threshold"), "{e}");
 }
+
+#[test]
+fn event_buffer_size_and_unknown_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(
+        &dir,
+        "server.hcl",
+        "data_dir = \"/tmp/nomad\"\nserver {\n  enabled = true\n  event_buffer_size = 250\n}\n",
+    );
+    let c = parse(&args(&format!("-config {f}"))).unwrap();
+    assert_eq!(c.event_buffer_size, Some(250));
+    let c = parse(&args("-dev")).unwrap();
+    assert_eq!(c.event_buffer_size, None);
+
+    let bad = write(
+        &dir,
+        "bad.hcl",
+        "data_dir = \"/tmp/nomad\"\nserver {\n  event_buffer_size = \"many\"\n}\n",
+    );
+    let e = parse(&args(&format!("-config {bad}"))).unwrap_err();
+    assert!(e.contains("server.event_buffer_size"), "{e}");
+
+    // A typo is an error at its position, not silently ignored.
+    let typo = write(
+        &dir,
+        "typo.hcl",
+        "server {\n  enabled = true\n  event_buffer = 5\n}\n",
+    );
+    let e = parse(&args(&format!("-config {typo}"))).unwrap_err();
+    assert!(
+        e.contains(&format!(
+            "{typo}:3:3: unknown key \"event_buffer\" in the server block"
+        )),
+        "{e}"
+    );
+    let json = write(&dir, "typo.json", r#"{"server": {"enabeld": true}}"#);
+    let e = parse(&args(&format!("-config {json}"))).unwrap_err();
+    assert!(
+        e.contains("unknown key \"enabeld\" in the server block; did you mean \"enabled\"?"),
+        "{e}"
+    );
+}

@@ -2,6 +2,7 @@
 //! (`command/alloc_logs.go`).
 
 use clap::Args;
+use nomad_api_client::stats::{AllocResourceUsage, TaskResourceUsage};
 use nomad_api_client::QueryOptions;
 use nomad_types::{Allocation, TaskEvent};
 
@@ -24,7 +25,7 @@ pub struct AllocStatusArgs {
     /// Only the basic information.
     #[arg(long)]
     short: bool,
-    /// Resource usage statistics (not available yet).
+    /// Resource usage of the running tasks.
     #[arg(long)]
     stats: bool,
     /// The allocation (ID or prefix).
@@ -51,7 +52,7 @@ pub fn status(args: AllocStatusArgs, g: &GlobalArgs, io: &mut Io<'_>) -> i32 {
         let _ = writeln!(io.err, " * No arguments, with output format specified");
         return 1;
     };
-    status_of(&ctx, &id, args.verbose, args.json, io)
+    status_of_with(&ctx, &id, args.verbose, args.json, args.stats, io)
 }
 
 /// Resolves an allocation prefix the way Nomad does; `Err(code)` when the
@@ -107,6 +108,18 @@ pub fn alloc_by_prefix(
 
 /// `alloc status <prefix>`.
 pub fn status_of(ctx: &Ctx, id: &str, verbose: bool, json: bool, io: &mut Io<'_>) -> i32 {
+    status_of_with(ctx, id, verbose, json, false, io)
+}
+
+/// `alloc status [-stats] <prefix>`.
+pub fn status_of_with(
+    ctx: &Ctx,
+    id: &str,
+    verbose: bool,
+    json: bool,
+    stats: bool,
+    io: &mut Io<'_>,
+) -> i32 {
     let alloc = match alloc_by_prefix(ctx, id, verbose, io, 0) {
         Ok(a) => a,
         Err(code) => return code,
@@ -124,7 +137,18 @@ pub fn status_of(ctx: &Ctx, id: &str, verbose: bool, json: bool, io: &mut Io<'_>
     if let Some(addrs) = network_info(&alloc) {
         let _ = writeln!(io.out, "\n{addrs}");
     }
-    task_details(&alloc, io);
+    let usage = if stats && alloc.client_status == "running" {
+        match ctx.block(ctx.client.alloc_stats(&alloc.id)) {
+            Ok(u) => Some(u),
+            Err(e) => {
+                let _ = writeln!(io.err, "\nCouldn't retrieve stats: {e}");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    task_details(&alloc, usage.as_ref(), io);
     if verbose {
         if let Some(m) = &alloc.metrics {
             let _ = writeln!(
@@ -292,7 +316,7 @@ fn network_info(a: &Allocation) -> Option<String> {
     ))
 }
 
-fn task_details(a: &Allocation, io: &mut Io<'_>) {
+fn task_details(a: &Allocation, usage: Option<&AllocResourceUsage>, io: &mut Io<'_>) {
     let tg = a.task_group_spec();
     let lifecycle = |task: &str| {
         tg.and_then(|g| g.tasks.iter().find(|t| t.name == task))
@@ -319,8 +343,15 @@ fn task_details(a: &Allocation, io: &mut Io<'_>) {
             })
             .unwrap_or_default();
         let _ = writeln!(io.out, "\nTask {name:?}{lc} is {:?}", state.state);
-        if let Some(r) = task_resources(a, name) {
+        let task_usage = usage.and_then(|u| u.tasks.get(name.as_str()));
+        if let Some(r) = task_resources(a, name, task_usage) {
             let _ = writeln!(io.out, "Task Resources:\n{r}");
+        }
+        if let Some(u) = task_usage {
+            let detail = super::alloc_stats::detailed_usage(&u.resource_usage);
+            if !detail.is_empty() {
+                let _ = writeln!(io.out, "\n{detail}");
+            }
         }
         let _ = writeln!(io.out);
         let times = |t: &nomad_types::GoTime| {
@@ -362,7 +393,7 @@ fn task_details(a: &Allocation, io: &mut Io<'_>) {
 }
 
 /// The `CPU  Memory  Disk  Addresses` table of one task.
-fn task_resources(a: &Allocation, task: &str) -> Option<String> {
+fn task_resources(a: &Allocation, task: &str, usage: Option<&TaskResourceUsage>) -> Option<String> {
     let (cpu, mem, mem_max) = match a.task_resources.get(task) {
         Some(r) => (
             r.cpu.unwrap_or(0),
@@ -380,9 +411,19 @@ fn task_resources(a: &Allocation, task: &str) -> Option<String> {
         .and_then(|r| r.disk_mb)
         .or_else(|| a.allocated_resources.as_ref().map(|r| r.shared.disk_mb))
         .unwrap_or(0);
+    let (mut cpu_col, mut mem_col) = (format!("{cpu} MHz"), mb(mem));
+    if let Some(u) = usage {
+        // Nomad's `0/100 MHz  1.2 MiB/300 MiB`: what the task uses of what
+        // it was given.
+        let ru = &u.resource_usage;
+        cpu_col = format!("{}/{cpu_col}", ru.cpu_stats.total_ticks.floor());
+        let m = &ru.memory_stats;
+        let used = if m.rss > 0 { m.rss } else { m.usage };
+        mem_col = format!("{}/{mem_col}", crate::format::ibytes(used));
+    }
     let mut rows = vec![
         "CPU|Memory|Disk|Addresses".to_string(),
-        format!("{cpu} MHz|{}|{}|", mb(mem), mb(disk)),
+        format!("{cpu_col}|{mem_col}|{}|", mb(disk)),
     ];
     if mem_max != 0 && mem_max != mem {
         rows.push(format!("|Max: {}||", mb(mem_max)));

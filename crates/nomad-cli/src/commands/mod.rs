@@ -1,6 +1,8 @@
 //! One module per command family.
 
 pub mod alloc;
+pub mod alloc_actions;
+pub mod alloc_stats;
 pub mod common;
 pub mod deployment;
 pub mod eval;
@@ -11,6 +13,7 @@ pub mod jobops;
 pub mod monitor;
 pub mod node;
 pub mod node_drain;
+pub mod node_stats;
 pub mod operator;
 pub mod plan;
 pub mod raft;

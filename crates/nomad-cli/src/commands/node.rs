@@ -31,14 +31,34 @@ pub struct NodeStatusArgs {
     /// Only the basic information of a node.
     #[arg(long)]
     short: bool,
+    /// The node of the local agent's client.
+    #[arg(long = "self")]
+    self_: bool,
+    /// Detailed resource usage of the node's host.
+    #[arg(long)]
+    stats: bool,
     /// The node (ID or prefix).
     node: Option<String>,
 }
 
 pub fn status(args: NodeStatusArgs, g: &GlobalArgs, io: &mut Io<'_>) -> i32 {
     let Some(ctx) = Ctx::new(g, io) else { return 1 };
+    if args.self_ {
+        if args.node.is_some() {
+            let _ = writeln!(io.err, "-self cannot be used with a node ID");
+            return 1;
+        }
+        let id = match super::node_stats::local_node_id(&ctx) {
+            Ok(id) => id,
+            Err(e) => {
+                let _ = writeln!(io.err, "Error determining local node ID: {e}");
+                return 1;
+            }
+        };
+        return status_of_with(&ctx, &id, args.verbose, args.json, args.stats, io);
+    }
     if let Some(id) = &args.node {
-        return status_of(&ctx, id, args.verbose, args.json, io);
+        return status_of_with(&ctx, id, args.verbose, args.json, args.stats, io);
     }
     if args.quiet && (args.verbose || args.json) {
         let _ = writeln!(io.err, "-quiet cannot be used with -verbose or -json");
@@ -141,6 +161,18 @@ pub(crate) fn stub_list(nodes: &[NodeListStub], verbose: bool) -> String {
 
 /// `node status <prefix>`.
 pub fn status_of(ctx: &Ctx, id: &str, verbose: bool, json: bool, io: &mut Io<'_>) -> i32 {
+    status_of_with(ctx, id, verbose, json, false, io)
+}
+
+/// `node status [-stats] <prefix>`.
+pub fn status_of_with(
+    ctx: &Ctx,
+    id: &str,
+    verbose: bool,
+    json: bool,
+    stats: bool,
+    io: &mut Io<'_>,
+) -> i32 {
     if id.len() == 1 {
         let _ = writeln!(io.err, "{ID_TOO_SHORT}");
         return 1;
@@ -289,6 +321,7 @@ pub fn status_of(ctx: &Ctx, id: &str, verbose: bool, json: bool, io: &mut Io<'_>
         ),
     ];
     let _ = writeln!(io.out, "\nAllocated Resources\n{}", format_list(&res));
+    super::node_stats::host_utilization(ctx, &node, stats, io);
     let _ = writeln!(
         io.out,
         "\nAllocations\n{}",

@@ -24,8 +24,12 @@ use std::path::Path;
 use crate::error::ClientError;
 
 mod funcs;
+mod task;
 
 use funcs::call;
+pub use task::{
+    next_change, render_task_templates, resume_task_templates, Change, Watcher, POLL_INTERVAL,
+};
 
 /// A value inside a template.
 #[derive(Debug, Clone, PartialEq)]
