@@ -220,6 +220,76 @@ export function allocResources(a) {
   return { cpu, mem, disk };
 }
 
+// ---- resource usage (the client's stats endpoints) ----
+
+/**
+ * Bytes of memory in use from Nomad's MemoryStats: RSS where it is
+ * measured, else the cgroup's Usage (cgroups v2 measure no RSS).
+ */
+export function memoryUsed(ms) {
+  if (!ms) return 0;
+  const measured = ms.Measured || [];
+  if (ms.RSS && (!measured.length || measured.includes('RSS'))) return ms.RSS;
+  return ms.Usage || ms.RSS || 0;
+}
+
+/**
+ * An allocation's usage (GET /v1/client/allocation/:id/stats, Nomad's
+ * AllocResourceUsage) beside what was allocated: one row per task, sorted
+ * by name, {name, cpu, cpuMax, mem, memMax}; CPU in MHz (TotalTicks, as
+ * Nomad counts it), memory in bytes. A task missing from either side still
+ * gets a row, with zeros for what is unknown.
+ */
+export function allocUsageRows(stats, allocated) {
+  const used = (stats && stats.Tasks) || {};
+  const alloced = (allocated && allocated.Tasks) || {};
+  const names = [...new Set([...Object.keys(used), ...Object.keys(alloced)])].sort();
+  return names.map((name) => {
+    const ru = (used[name] && used[name].ResourceUsage) || {};
+    const a = alloced[name] || {};
+    return {
+      name,
+      reported: Boolean(used[name]),
+      cpu: Math.round((ru.CpuStats && ru.CpuStats.TotalTicks) || 0),
+      cpuMax: (a.Cpu && a.Cpu.CpuShares) || 0,
+      mem: memoryUsed(ru.MemoryStats),
+      memMax: ((a.Memory && a.Memory.MemoryMB) || 0) * 1024 * 1024,
+    };
+  });
+}
+
+// Each device once (bind mounts report one disk under several mount points).
+function disksOnce(stats) {
+  const seen = new Set();
+  const out = [];
+  for (const d of stats) {
+    const key = d.Device || d.Mountpoint;
+    if (key && seen.has(key)) continue;
+    seen.add(key);
+    out.push({ mount: d.Mountpoint || d.Device || '?', used: d.Used || 0, size: d.Size || 0 });
+  }
+  return out;
+}
+
+/**
+ * A host's usage (GET /v1/client/stats, Nomad's HostStats): CPU in MHz
+ * (CPUTicksConsumed) and its busy share averaged over the cores, memory
+ * used and total in bytes, each disk's use (a device once), uptime in
+ * seconds.
+ */
+export function hostUsage(s) {
+  const cores = (s && s.CPU) || [];
+  const mem = (s && s.Memory) || {};
+  return {
+    cpu: Math.round((s && (s.CPUTicksConsumed ?? s.CpuTicksConsumed)) || 0),
+    cpuPercent: cores.length ? Math.round((cores.reduce((n, c) => n + (c.Total || 0), 0) / cores.length) * 10) / 10 : null,
+    memUsed: mem.Used || 0,
+    memTotal: mem.Total || 0,
+    disks: disksOnce((s && s.DiskStats) || []),
+    uptime: (s && s.Uptime) || 0,
+  };
+}
+
 /** A node's schedulable capacity: total minus reserved. */
 export function nodeCapacity(n) {
   const nr = n.NodeResources || {};

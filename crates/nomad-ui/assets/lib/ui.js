@@ -33,6 +33,20 @@ export function statusBar(segments, { legend = false, compact = false } = {}) {
     segments.map(([label, count, cls]) => h('li', null, h('span', { class: ['swatch', cls] }), `${label} `, h('b', null, String(count))))));
 }
 
+/**
+ * A small chart of recent samples, oldest left, as `slots` bars scaled to
+ * the largest of them (the trend shows even when usage is a sliver of the
+ * allocation); `label` is its accessible text.
+ */
+export function sparkline(values, label, slots = 40) {
+  const recent = values.slice(-slots);
+  const top = Math.max(...recent, 0) * 1.1 || 1;
+  const bars = [];
+  for (let i = recent.length; i < slots; i += 1) bars.push(h('span', { class: 'spark-empty' }));
+  for (const v of recent) bars.push(h('span', { style: { height: `${Math.max(4, Math.round((v / top) * 100))}%` } }));
+  return h('span', { class: 'spark', role: 'img', 'aria-label': label, title: label }, bars);
+}
+
 /** An element showing `3m12s ago` that stays current (see startAgeTicker). */
 export function age(v) {
   const d = toDate(v);

@@ -1,14 +1,19 @@
 // An allocation's page: status, task states and events, allocated
-// resources (and usage when the agent serves allocation stats), ports,
-// reschedule history, live logs, and the stop action. Live through one
-// blocking query on /v1/allocation/:id; the log stream is separate.
+// resources and their live usage, ports, reschedule history, live logs,
+// and the stop action. Live through one blocking query on
+// /v1/allocation/:id; the log stream and the usage reads are separate.
 
 import { h, replace, table, link, kv, section } from '../lib/dom.js';
-import { seg, write, get, POLL_MS } from '../lib/api.js';
-import { badge, errorSlot, errorBox, age, button, confirmDialog, notify, loading, statusBar } from '../lib/ui.js';
-import { shortId, allocTerminal, allocPorts, formatMB, formatBytes, formatNanos, formatTime, percent, allocMetricLines } from '../lib/format.js';
+import { seg, write, get } from '../lib/api.js';
+import { badge, errorSlot, errorBox, age, button, confirmDialog, notify, loading, sparkline } from '../lib/ui.js';
+import { shortId, allocTerminal, allocPorts, formatMB, formatBytes, formatNanos, formatTime, percent, allocMetricLines, allocUsageRows } from '../lib/format.js';
 import { logViewer } from '../lib/logs.js';
 import { jobHref } from './jobs.js';
+
+/** How often the usage is re-read while the page is open. */
+const USAGE_MS = 3000;
+/** Samples kept for the usage charts. */
+const HISTORY = 40;
 
 export function mount(ctx) {
   const [id] = ctx.args;
@@ -137,48 +142,56 @@ export function mount(ctx) {
       usageEl));
   }
 
-  // ---- usage: only if the agent serves /v1/client/allocation/:id/stats ----
+  // ---- usage: GET /v1/client/allocation/:id/stats every few seconds ----
+  // (as Nomad's UI does: the endpoint has no blocking queries), only while
+  // this page is open and the allocation runs. Any error reads as "usage
+  // unavailable"; a 404 from an agent without the route stops asking.
 
   function startUsage() {
     const path = `/v1/client/allocation/${seg(id)}/stats`;
-    replace(usageEl, h('p', { class: 'muted' }, 'Checking for resource usage…'));
-    let supported = null;
+    const history = new Map();
+    let routeMissing = false;
+    replace(usageEl, h('p', { class: 'muted' }, 'Reading resource usage…'));
     ctx.scope.poll(async (signal) => {
-      if (supported === false || (alloc && allocTerminal(alloc))) return;
-      try {
-        const stats = await get(path, {}, signal);
-        supported = true;
-        drawUsage(stats);
-      } catch (e) {
-        if (e.status === 404 && supported === null) {
-          supported = false;
-          replace(usageEl, h('p', { class: 'muted notice' },
-            'Resource usage is unavailable: this agent does not serve ', h('code', null, '/v1/client/allocation/:id/stats'),
-            '. The figures above are what the scheduler allocated.'));
-          return;
-        }
-        throw e;
+      if (routeMissing) return;
+      if (alloc && allocTerminal(alloc)) {
+        replace(usageEl, h('p', { class: 'muted notice' }, 'Resource usage is shown while the allocation runs.'));
+        return;
       }
-    }, Math.min(POLL_MS, 5000), (e) => { if (e) replace(usageEl, errorBox(e)); });
+      let stats;
+      try {
+        stats = await get(path, {}, signal);
+      } catch (e) {
+        if (e.name === 'AbortError') throw e;
+        routeMissing = e.status === 404 && /page not found/i.test(e.text || '');
+        replace(usageEl, h('p', { class: 'muted notice' },
+          'Resource usage is unavailable',
+          routeMissing ? [': this agent does not serve ', h('code', null, '/v1/client/allocation/:id/stats')] : ` (${e.text ?? e.message})`,
+          '. The figures above are what the scheduler allocated.'));
+        return;
+      }
+      drawUsage(stats || {}, history);
+    }, USAGE_MS);
   }
 
-  function drawUsage(stats) {
-    const alloced = alloc.AllocatedResources || {};
-    const rows = Object.entries(stats.Tasks || {}).map(([name, t]) => {
-      const ru = t.ResourceUsage || {};
-      const cpu = (ru.CpuStats && ru.CpuStats.TotalTicks) || 0;
-      const mem = (ru.MemoryStats && (ru.MemoryStats.RSS || ru.MemoryStats.Usage)) || 0;
-      const a = (alloced.Tasks || {})[name] || {};
-      const cpuMax = (a.Cpu && a.Cpu.CpuShares) || 0;
-      const memMax = ((a.Memory && a.Memory.MemoryMB) || 0) * 1024 * 1024;
-      return { name, cpu, cpuMax, mem, memMax };
-    });
-    replace(usageEl, h('h3', null, 'Usage ', h('span', { class: 'muted' }, `(updated ${formatTime(stats.Timestamp)})`)), table([
-      ['Task', (r) => r.name],
-      ['CPU', (r) => h('span', null, `${Math.round(r.cpu)} / ${r.cpuMax} MHz (${percent(r.cpu, r.cpuMax)}%)`,
-        statusBar([['Used', Math.round(r.cpu), 'a-running'], ['Free', Math.max(0, r.cpuMax - Math.round(r.cpu)), 'a-free']], { compact: true }))],
-      ['Memory', (r) => h('span', null, `${formatBytes(r.mem)} / ${formatBytes(r.memMax)} (${percent(r.mem, r.memMax)}%)`,
-        statusBar([['Used', r.mem, 'a-running'], ['Free', Math.max(0, r.memMax - r.mem), 'a-free']], { compact: true }))],
-    ], rows, { empty: 'No task reported usage.' }));
+  function drawUsage(stats, history) {
+    const rows = allocUsageRows(stats, alloc.AllocatedResources);
+    for (const r of rows) {
+      if (!r.reported) continue;
+      const past = history.get(r.name) || { cpu: [], mem: [] };
+      past.cpu = [...past.cpu, r.cpu].slice(-HISTORY);
+      past.mem = [...past.mem, r.mem].slice(-HISTORY);
+      history.set(r.name, past);
+    }
+    const pastOf = (r) => history.get(r.name) || { cpu: [], mem: [] };
+    replace(usageEl,
+      h('h3', null, 'Usage ', h('span', { class: 'muted' }, `(live, updated ${formatTime(stats.Timestamp)})`)),
+      table([
+        ['Task', (r) => r.name],
+        ['CPU', (r) => (r.reported ? `${r.cpu} / ${r.cpuMax} MHz (${percent(r.cpu, r.cpuMax)}%)` : 'not reported')],
+        ['', (r) => (r.reported ? sparkline(pastOf(r).cpu, `CPU of ${r.name} over the last samples`) : null)],
+        ['Memory', (r) => (r.reported ? `${formatBytes(r.mem)} / ${formatBytes(r.memMax)} (${percent(r.mem, r.memMax)}%)` : 'not reported')],
+        ['', (r) => (r.reported ? sparkline(pastOf(r).mem, `Memory of ${r.name} over the last samples`) : null)],
+      ], rows, { empty: 'No task reported usage.', class: 'usage-table' }));
   }
 }

@@ -1,13 +1,20 @@
-// A client's page: details, drain strategy, allocated resources (and host
-// usage when the agent serves /v1/client/stats), drivers and their health,
+// A client's page: details, drain strategy, allocated and used resources
+// (the host's usage, from /v1/client/stats), drivers and their health,
 // events, attributes and meta, allocations; drain and eligibility actions.
 // Live through blocking queries on /v1/node/:id and its allocations.
 
 import { h, replace, table, kv, section } from '../lib/dom.js';
 import { seg, write, get } from '../lib/api.js';
-import { badge, errorSlot, errorBox, age, button, formDialog, notify, statusBar, loading } from '../lib/ui.js';
-import { shortId, formatMB, formatTime, formatNanos, parseDuration, allocResources, allocTerminal, nodeCapacity, percent, formatBytes } from '../lib/format.js';
+import { badge, errorSlot, errorBox, age, button, formDialog, notify, statusBar, loading, sparkline } from '../lib/ui.js';
+import {
+  shortId, formatMB, formatTime, formatNanos, formatAge, parseDuration, allocResources, allocTerminal, nodeCapacity, percent, formatBytes, hostUsage,
+} from '../lib/format.js';
 import { allocTable } from './job.js';
+
+/** How often the host usage is re-read while the page is open. */
+const USAGE_MS = 5000;
+/** Samples kept for the usage charts. */
+const HISTORY = 40;
 
 export function mount(ctx) {
   const [id] = ctx.args;
@@ -140,6 +147,7 @@ export function mount(ctx) {
       h('span', { class: 'res-num' }, `${fmt(u)} / ${fmt(c)} (${percent(u, c)}%)`));
     const reserved = node.ReservedResources || {};
     replace(resources, section('Resources',
+      h('h3', null, 'Allocated ', h('span', { class: 'muted' }, '(by the scheduler)')),
       row('CPU', used.cpu, cap.cpu, (x) => `${x} MHz`),
       row('Memory', used.mem, cap.mem, formatMB),
       row('Disk', used.disk, cap.disk, formatMB),
@@ -147,25 +155,46 @@ export function mount(ctx) {
       usage));
   }
 
-  // Host usage: /v1/client/stats, when the agent serves it.
-  let usageSupported = null;
+  // Used resources: GET /v1/client/stats (the host's usage) every few
+  // seconds while this page is open, as Nomad's UI does (the endpoint has
+  // no blocking queries). Any error reads as "usage unavailable"; a 404
+  // from an agent without the route stops asking.
+  const history = { cpu: [], mem: [] };
+  let routeMissing = false;
+  replace(usage, h('p', { class: 'muted' }, 'Reading host usage…'));
   ctx.scope.poll(async (signal) => {
-    if (usageSupported === false) return;
+    if (routeMissing) return;
+    let s;
     try {
-      const s = await get('/v1/client/stats', { node_id: id }, signal);
-      usageSupported = true;
-      const mem = s.Memory || {};
-      replace(usage, h('p', null, h('b', null, 'Host usage: '),
-        `memory ${formatBytes(mem.Used || 0)} of ${formatBytes(mem.Total || 0)}, CPU ${Math.round(s.CPUTicksConsumed || 0)} MHz (updated ${formatTime(s.Timestamp)})`));
+      s = await get('/v1/client/stats', { node_id: id }, signal);
     } catch (e) {
-      if (e.status === 404 && usageSupported === null) {
-        usageSupported = false;
-        replace(usage, h('p', { class: 'muted notice' }, 'Host usage is unavailable: this agent does not serve ', h('code', null, '/v1/client/stats'), '.'));
-        return;
-      }
-      throw e;
+      if (e.name === 'AbortError') throw e;
+      routeMissing = e.status === 404 && /page not found/i.test(e.text || '');
+      replace(usage, h('p', { class: 'muted notice' }, 'Host usage is unavailable',
+        routeMissing ? [': this agent does not serve ', h('code', null, '/v1/client/stats')] : ` (${e.text ?? e.message})`, '.'));
+      return;
     }
-  }, 5000, (e) => replace(usage, e ? errorBox(e) : null));
+    drawUsage(hostUsage(s || {}), s || {});
+  }, USAGE_MS);
+
+  function drawUsage(u, raw) {
+    history.cpu = [...history.cpu, u.cpu].slice(-HISTORY);
+    history.mem = [...history.mem, u.memUsed].slice(-HISTORY);
+    const cpuTotal = (node && node.NodeResources && node.NodeResources.Cpu && node.NodeResources.Cpu.CpuShares) || 0;
+    const row = (label, used, total, text, spark) => h('div', { class: 'res-row with-spark' },
+      h('span', { class: 'res-label' }, label),
+      statusBar([['Used', used, 'a-running'], ['Free', Math.max(0, total - used), 'a-free']], { compact: true }),
+      h('span', { class: 'res-num' }, text),
+      spark || h('span'));
+    replace(usage,
+      h('h3', null, 'Used ', h('span', { class: 'muted' }, `(live, host-wide, updated ${formatTime(raw.Timestamp)})`)),
+      row('CPU', u.cpu, cpuTotal, `${u.cpu} / ${cpuTotal} MHz (${percent(u.cpu, cpuTotal)}%)`,
+        sparkline(history.cpu, `Host CPU over the last samples${u.cpuPercent === null ? '' : `; cores ${u.cpuPercent}% busy now`}`, HISTORY)),
+      row('Memory', u.memUsed, u.memTotal, `${formatBytes(u.memUsed)} / ${formatBytes(u.memTotal)} (${percent(u.memUsed, u.memTotal)}%)`,
+        sparkline(history.mem, 'Host memory over the last samples', HISTORY)),
+      u.disks.filter((d) => d.size > 0).map((d) => row('Disk', d.used, d.size, `${d.mount}: ${formatBytes(d.used)} / ${formatBytes(d.size)} (${percent(d.used, d.size)}%)`)),
+      u.uptime ? h('p', { class: 'muted' }, `Host up for ${formatAge(u.uptime * 1000)}.`) : null);
+  }
 
   function drawRest() {
     const drivers = Object.entries(node.Drivers || {}).sort(([a], [b]) => a.localeCompare(b));
@@ -176,7 +205,7 @@ export function mount(ctx) {
       const f = attrFilter.toLowerCase();
       const rows = Object.entries(node.Attributes || {}).filter(([k, v]) => !f || k.toLowerCase().includes(f) || String(v).toLowerCase().includes(f))
         .sort(([a], [b]) => a.localeCompare(b));
-      replace(attrs, table([['Attribute', ([k]) => h('code', null, k)], ['Value', ([, v]) => v]], rows, { empty: 'No attributes match.' }));
+      replace(attrs, table([['Attribute', ([k]) => h('code', null, k)], ['Value', ([, v]) => v]], rows, { empty: 'No attributes match.', class: 'attrs' }));
     };
     filter.addEventListener('input', () => { attrFilter = filter.value; drawAttrs(); });
     drawAttrs();

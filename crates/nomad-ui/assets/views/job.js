@@ -101,7 +101,7 @@ export function mount(ctx) {
     const crumbs = [link(`/ui/jobs`, 'Jobs')];
     if (job.ParentID) crumbs.push(link(jobHref(job.ParentID, ns), job.ParentID));
     replace(header,
-      h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, crumbs.map((c) => [c, ' / '])),
+      h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, crumbs.map((c) => [c, ' / ']), job.ID),
       h('header', { class: 'page-header' },
         h('h1', null, job.ID, ' ', badge(job.Status), job.Stop ? h('span', { class: 'tag' }, 'stopped') : null),
         h('div', { class: 'page-actions' }, acts)));

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import {
   failedPlacementText, allocMetricLines, evalFailureStatus, formatAge, formatNanos, parseDuration,
   summaryTotals, jobType, toDate, allocResources, nodeCapacity, allocPorts, formatMB,
+  memoryUsed, allocUsageRows, hostUsage,
 } from '../../assets/lib/format.js';
 import { formatJobDiff, lineKind } from '../../assets/lib/diff.js';
 import { parseMeta, base64 } from '../../assets/views/job_actions.js';
@@ -122,6 +123,43 @@ test('summaries, resources and ports', () => {
   ]);
   assert.equal(running.get('n1'), 1);
   assert.equal(running.get('n2'), 1);
+});
+
+test('resource usage in the shapes of Nomad\'s stats endpoints', () => {
+  // MemoryStats: RSS where measured; cgroups v2 measure only Usage.
+  assert.equal(memoryUsed({ RSS: 2048, Usage: 4096, Measured: ['RSS', 'Cache', 'Swap'] }), 2048);
+  assert.equal(memoryUsed({ RSS: 0, Usage: 4096, Measured: ['Usage', 'Cache'] }), 4096);
+  assert.equal(memoryUsed(undefined), 0);
+  // AllocResourceUsage beside AllocatedResources: CPU in MHz (TotalTicks).
+  const stats = {
+    ResourceUsage: { MemoryStats: { RSS: 3 * 1048576 }, CpuStats: { TotalTicks: 12.6, Percent: 0.5 } },
+    Tasks: {
+      web: { ResourceUsage: { MemoryStats: { RSS: 3 * 1048576, Measured: ['RSS'] }, CpuStats: { Percent: 0.5, TotalTicks: 12.6, SystemMode: 1, UserMode: 2 } }, Timestamp: 1, Pids: null },
+    },
+    Timestamp: 1700000000000000000,
+  };
+  const allocated = { Tasks: { web: { Cpu: { CpuShares: 100 }, Memory: { MemoryMB: 64 } }, sidecar: { Cpu: { CpuShares: 50 }, Memory: { MemoryMB: 32 } } } };
+  assert.deepEqual(allocUsageRows(stats, allocated), [
+    { name: 'sidecar', reported: false, cpu: 0, cpuMax: 50, mem: 0, memMax: 32 * 1048576 },
+    { name: 'web', reported: true, cpu: 13, cpuMax: 100, mem: 3 * 1048576, memMax: 64 * 1048576 },
+  ]);
+  assert.deepEqual(allocUsageRows({}, undefined), []);
+  // HostStats: CPUTicksConsumed in MHz, cores' Total averaged.
+  const host = hostUsage({
+    CPU: [{ CPU: 'cpu0', Idle: 80, System: 5, Total: 20, User: 15 }, { CPU: 'cpu1', Idle: 90, System: 5, Total: 10, User: 5 }],
+    CPUTicksConsumed: 1581.53,
+    Memory: { Available: 6, Free: 4, Total: 16, Used: 10 },
+    DiskStats: [
+      { Available: 1, Device: '/dev/sda1', InodesUsedPercent: 1, Mountpoint: '/', Size: 100, Used: 40, UsedPercent: 40 },
+      { Available: 1, Device: '/dev/sda1', InodesUsedPercent: 1, Mountpoint: '/var/lib/docker', Size: 100, Used: 40, UsedPercent: 40 },
+    ],
+    Timestamp: 1700000000000000000,
+    Uptime: 3600,
+  });
+  assert.deepEqual(host, {
+    cpu: 1582, cpuPercent: 15, memUsed: 10, memTotal: 16, disks: [{ mount: '/', used: 40, size: 100 }], uptime: 3600,
+  });
+  assert.equal(hostUsage({}).cpuPercent, null);
 });
 
 test('dispatch meta and payload encoding', () => {
