@@ -52,7 +52,7 @@ pub(crate) async fn run() {
         .iter()
         .map(|n| (snap.allocs_by_node(&n.id).len(), n.id.clone()))
         .collect();
-    by_node.sort_by(|a, b| b.0.cmp(&a.0));
+    by_node.sort_by_key(|b| std::cmp::Reverse(b.0));
     let targets: Vec<String> = by_node
         .iter()
         .take(drained)
@@ -79,9 +79,16 @@ pub(crate) async fn run() {
         t.elapsed()
     );
     let limit = Duration::from_secs(600);
+    let mut report = Instant::now();
+    let mut seen = 0;
     loop {
         fleet_round(&server, &set).await;
         let snap = server.state().snapshot();
+        if snap.latest_index() == seen && t.elapsed() <= limit {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            continue;
+        }
+        seen = snap.latest_index();
         let left: usize = targets
             .iter()
             .map(|id| {
@@ -97,6 +104,15 @@ pub(crate) async fn run() {
                 t.elapsed()
             );
             break;
+        }
+        if report.elapsed() >= Duration::from_secs(5) {
+            report = Instant::now();
+            let moved = moving.saturating_sub(left);
+            println!(
+                "  {:>5.1} s: {moved} of {moving} moved ({:.0}/s)",
+                t.elapsed().as_secs_f64(),
+                moved as f64 / t.elapsed().as_secs_f64()
+            );
         }
         if t.elapsed() > limit {
             println!("NOT drained after {limit:?}: {left} allocations left on the drained nodes");

@@ -460,12 +460,25 @@ impl Inner {
     }
 
     fn add_or_update(self: &Arc<Self>, a: Allocation) {
+        // The servers marked the allocation `unknown` while this client was
+        // out of reach: report what it really is, so that the servers can
+        // reconcile it with any replacement (Nomad's reconnect).
+        let reconnect = a.client_status == nomad_types::consts::alloc_client_status::UNKNOWN;
         let mut allocs = lock(&self.allocs);
         match allocs.get_mut(&a.id) {
             Some(Entry::Running(h)) => {
+                if reconnect {
+                    tracing::info!(alloc_id = %a.id, "reconnected: reporting the allocation's state");
+                    self.dirty.mark(&a.id);
+                }
                 h.update.send_replace(Arc::new(a));
             }
-            Some(Entry::Terminal(r)) => r.alloc = a,
+            Some(Entry::Terminal(r)) => {
+                if reconnect {
+                    self.dirty.mark(&a.id);
+                }
+                r.alloc = a;
+            }
             Some(Entry::Ignored(i)) => *i = a.alloc_modify_index,
             None if a.server_terminal_status() || a.client_terminal_status() => {
                 tracing::debug!(alloc_id = %a.id, "ignoring allocation stopped before it ran here");

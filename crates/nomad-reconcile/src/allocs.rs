@@ -257,6 +257,23 @@ pub fn replace_on_disconnect_tg(tg: &TaskGroup) -> bool {
     }
 }
 
+/// When an allocation whose node just disconnected is replaced (Nomad's
+/// `RescheduleTimeOnDisconnect`): at once when its group sets
+/// `disconnect.replace` explicitly (true: now; false: never), else by its
+/// reschedule policy from `now`, as before `disconnect` blocks existed.
+pub fn reschedule_on_disconnect(alloc: &Allocation, now: i64) -> Option<NextReschedule> {
+    let explicit = group_of(alloc)
+        .and_then(|tg| tg.disconnect.as_ref())
+        .and_then(|d| d.replace);
+    match explicit {
+        Some(replace) => Some(NextReschedule {
+            at: now,
+            eligible: replace,
+        }),
+        None => next_reschedule_time_from(alloc, now),
+    }
+}
+
 /// Whether the allocation may be replaced while its node is disconnected.
 pub fn replace_on_disconnect(alloc: &Allocation) -> bool {
     group_of(alloc).is_none_or(replace_on_disconnect_tg)

@@ -382,20 +382,32 @@ pub(crate) async fn run_drainer(server: Server) {
                 tracing::warn!(error = %e, "drainer pass failed");
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
+            tokio::time::sleep(DRAIN_PASS_COALESCE).await;
             continue;
         }
         let changed = reader.wait_past(watch, index);
-        match next_deadline {
+        let woke_by_change = match next_deadline {
             Some(t) => {
                 let d = Duration::from_nanos((t.saturating_sub(now)).max(0) as u64 + 1_000_000);
                 tokio::select! {
-                    _ = changed => {}
-                    _ = tokio::time::sleep(d) => {}
+                    _ = changed => true,
+                    _ = tokio::time::sleep(d) => false,
                 }
             }
             None => {
                 changed.await;
+                true
             }
+        };
+        if woke_by_change && pass.draining {
+            tokio::time::sleep(DRAIN_PASS_COALESCE).await;
         }
     }
 }
+
+/// How long the drainer lets allocation changes accumulate before its next
+/// pass while a drain is under way. A pass reads every allocation of every
+/// job on a draining node, and while a drain runs allocations change many
+/// times a second (each placement, each client update): one pass per window
+/// instead of one per change.
+const DRAIN_PASS_COALESCE: Duration = Duration::from_millis(200);

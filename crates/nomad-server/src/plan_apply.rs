@@ -20,7 +20,7 @@ use nomad_scheduler::plan::{Plan, PlanResult};
 use nomad_scheduler::resources::{alloc_usage, node_capacity, node_reserved, Res};
 use nomad_state::command::{AllocPreempted, AllocStop, ApplyPlanResults};
 use nomad_state::StateSnapshot;
-use nomad_types::consts::{node_eligibility, node_status};
+use nomad_types::consts::{alloc_client_status, node_eligibility, node_status};
 use nomad_types::Allocation;
 
 /// Why a node's part of a plan was refused, or `Ok`.
@@ -37,6 +37,17 @@ pub fn evaluate_node(snap: &StateSnapshot, plan: &Plan, node_id: &str) -> Result
     let Some(node) = snap.node_by_id(node_id) else {
         return Err("node does not exist".into());
     };
+    if node.status == node_status::DISCONNECTED {
+        // The only change a disconnected node takes: its allocations
+        // marked `unknown`.
+        if new
+            .iter()
+            .all(|a| a.client_status == alloc_client_status::UNKNOWN)
+        {
+            return Ok(());
+        }
+        return Err("node is disconnected and contains invalid updates".into());
+    }
     if node.status != node_status::READY {
         return Err("node is not ready for placements".into());
     }

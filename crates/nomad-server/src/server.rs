@@ -9,7 +9,7 @@ use nomad_raft::{BootstrapExpect, RaftAcceptor, RaftHandle, RaftNode, TcpOptions
 use nomad_scheduler::plan::{Plan, PlanResult};
 use nomad_state::command::EvalUpdate;
 use nomad_state::{ApplyResult, Command, StateReader, StateStore, StoreConfig};
-use nomad_types::consts::{eval_status, node_status};
+use nomad_types::consts::{alloc_client_status, eval_status, node_status};
 use nomad_types::Evaluation;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -577,12 +577,34 @@ impl Server {
         tracing::info!("cluster leadership lost");
     }
 
-    /// A node missed its heartbeat deadline.
+    /// A node missed its heartbeat deadline. It goes `disconnected` while
+    /// one of its allocations may outlive a disconnect (a group with
+    /// `disconnect.lost_after`, or the older `max_client_disconnect`) and
+    /// its window is open, and is checked again when the last window
+    /// closes; otherwise, or then, it goes `down`.
     async fn node_expired(&self, node_id: String) {
         let snap = self.inner.reader.snapshot();
-        match snap.node_by_id(&node_id) {
-            Some(n) if n.status != node_status::DOWN => {}
+        let status = match snap.node_by_id(&node_id) {
+            Some(n) if n.status != node_status::DOWN => n.status.clone(),
             _ => return,
+        };
+        let now = crate::now_nanos();
+        if let Some(open) = disconnect_window(&snap, &node_id, now) {
+            if status != node_status::DISCONNECTED {
+                tracing::warn!(node_id = %node_id, window = ?open, "node heartbeat missed; marking disconnected");
+                if let Err(e) = self
+                    .update_node_status_raw(
+                        &node_id,
+                        node_status::DISCONNECTED,
+                        "Node heartbeat missed",
+                    )
+                    .await
+                {
+                    tracing::warn!(node_id = %node_id, error = %e, "marking node disconnected");
+                }
+            }
+            self.inner.heartbeats.set(&node_id, open);
+            return;
         }
         tracing::warn!(node_id = %node_id, "node heartbeat missed; marking down");
         if let Err(e) = self
@@ -592,6 +614,30 @@ impl Server {
             tracing::warn!(node_id = %node_id, error = %e, "marking node down");
         }
     }
+}
+
+/// How long the longest disconnect window among the node's live
+/// allocations stays open from `now`; `None` when none is open.
+fn disconnect_window(
+    snap: &nomad_state::StateSnapshot,
+    node_id: &str,
+    now: i64,
+) -> Option<Duration> {
+    use nomad_reconcile::allocs::{group_of, last_unknown, lost_after};
+    snap.allocs_by_node(node_id)
+        .iter()
+        .filter(|a| !a.terminal_status())
+        .filter_map(|a| {
+            let window = group_of(a).map(lost_after).filter(|w| *w > 0)?;
+            let since = if a.client_status == alloc_client_status::UNKNOWN {
+                last_unknown(a).unwrap_or(now)
+            } else {
+                now
+            };
+            let left = since.saturating_add(window).saturating_sub(now);
+            (left > 0).then(|| Duration::from_nanos(left as u64))
+        })
+        .max()
 }
 
 /// Every server's FSM reports the evaluations each entry wrote; on the

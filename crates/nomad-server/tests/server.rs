@@ -407,3 +407,118 @@ async fn rpc_round_trip() {
     );
     s.shutdown().await;
 }
+
+/// `(node, client status, desired status)` of the job's allocations.
+fn states(s: &nomad_server::Server, job: &str) -> Vec<(String, String, String)> {
+    s.state()
+        .snapshot()
+        .allocs_by_job("default", job)
+        .iter()
+        .map(|a| {
+            (
+                a.node_id.clone(),
+                a.client_status.clone(),
+                a.desired_status.clone(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_node_with_a_disconnect_block_goes_disconnected_reconnects_then_goes_down() {
+    use nomad_types::consts::{alloc_client_status as client, alloc_desired_status as desired};
+    let s = testing::start(testing::test_config()).await.expect("start");
+    let a = SimClient::join(&s, testing::node("a", 4000, 8192))
+        .await
+        .expect("join a");
+    let mut job = service_job("web", 1, 500);
+    job.task_groups[0].disconnect = Some(nomad_types::DisconnectStrategy {
+        lost_after: Some(nomad_types::Nanos(3_000_000_000)),
+        replace: Some(true),
+        reconcile: Some("keep_original".into()),
+        ..Default::default()
+    });
+    s.job_register(register(job)).await.expect("register");
+    assert!(testing::wait_until(T, || live(&s, "web").len() == 1).await);
+    a.mark_healthy().await.expect("running");
+    let original = live(&s, "web")[0].id.clone();
+    let b = SimClient::join(&s, testing::node("b", 4000, 8192))
+        .await
+        .expect("join b");
+    let hb_b = b.keep_alive(Duration::from_millis(100));
+    let node_status_of = |id: &str| {
+        s.state()
+            .snapshot()
+            .node_by_id(id)
+            .map(|n| n.status.clone())
+            .unwrap_or_default()
+    };
+
+    // `a` goes silent: disconnected, not down; its allocation unknown and
+    // replaced on `b`.
+    assert!(
+        testing::wait_until(T, || node_status_of(&a.node.id)
+            == node_status::DISCONNECTED)
+        .await,
+        "node a is {:?}",
+        node_status_of(&a.node.id)
+    );
+    assert!(
+        testing::wait_until(T, || {
+            let st = states(&s, "web");
+            st.iter()
+                .any(|x| x.0 == a.node.id && x.1 == client::UNKNOWN && x.2 == desired::RUN)
+                && st.iter().any(|x| x.0 == b.node.id && x.2 == desired::RUN)
+        })
+        .await,
+        "{:?}",
+        states(&s, "web")
+    );
+    b.mark_running().await.expect("replacement running");
+
+    // `a` comes back and reports its allocation still running: with
+    // keep_original the replacement on `b` is stopped.
+    let hb_a = a.keep_alive(Duration::from_millis(100));
+    assert!(testing::wait_until(T, || node_status_of(&a.node.id) == node_status::READY).await);
+    a.report(std::slice::from_ref(&original), client::RUNNING, None)
+        .await
+        .expect("report");
+    assert!(
+        testing::wait_until(T, || {
+            let st = states(&s, "web");
+            st.iter()
+                .any(|x| x.0 == a.node.id && x.1 == client::RUNNING && x.2 == desired::RUN)
+                && st
+                    .iter()
+                    .filter(|x| x.0 == b.node.id)
+                    .all(|x| x.2 == desired::STOP)
+        })
+        .await,
+        "{:?}",
+        states(&s, "web")
+    );
+
+    // Silent again for longer than lost_after: disconnected, then down
+    // once the window closes, and the original is lost.
+    hb_a.abort();
+    assert!(
+        testing::wait_until(T, || node_status_of(&a.node.id)
+            == node_status::DISCONNECTED)
+        .await
+    );
+    assert!(
+        testing::wait_until(T, || node_status_of(&a.node.id) == node_status::DOWN).await,
+        "node a is {:?}",
+        node_status_of(&a.node.id)
+    );
+    assert!(
+        testing::wait_until(T, || states(&s, "web")
+            .iter()
+            .any(|x| x.0 == a.node.id && x.1 == client::LOST))
+        .await,
+        "{:?}",
+        states(&s, "web")
+    );
+    hb_b.abort();
+    s.shutdown().await;
+}

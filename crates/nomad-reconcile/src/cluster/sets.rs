@@ -234,7 +234,7 @@ fn reschedulable(a: &Allocation, cx: &RescheduleCtx<'_>, disconnecting: bool) ->
         return (now_flag, false, 0);
     }
     let next = if disconnecting {
-        allocs::next_reschedule_time_from(a, cx.now)
+        allocs::reschedule_on_disconnect(a, cx.now)
     } else if a.client_status == client::UNKNOWN && a.followup_eval_id == cx.eval_id {
         allocs::last_unknown(a).and_then(|t| allocs::next_reschedule_time_from(a, t))
     } else {

@@ -180,8 +180,12 @@ fn disconnected_node_without_disconnect_block_loses_allocations() {
 
 #[test]
 fn disconnected_allocation_becomes_unknown_with_timeout_followup() {
+    // The older `max_client_disconnect` (no `disconnect` block): the
+    // replacement follows the reschedule policy.
     let mut job = service(2);
-    disconnect(&mut job, 5 * MINUTE, true, "best_score");
+    for g in &mut job.task_groups {
+        g.max_client_disconnect = Some(nomad_types::Nanos(5 * MINUTE));
+    }
     let a = Arc::new(job.clone());
     let r = Cluster::new(&job, allocs(&a, 2))
         .taint(node("n1", "disconnected"))
@@ -207,6 +211,24 @@ fn disconnected_allocation_becomes_unknown_with_timeout_followup() {
     assert!(r.place.is_empty() && r.stop.is_empty());
     let du = annotation(&r);
     assert_eq!((du.disconnect, du.reschedule_later), (1, 1));
+}
+
+#[test]
+fn disconnected_allocation_with_replace_set_is_replaced_at_once() {
+    let mut job = service(2);
+    disconnect(&mut job, 5 * MINUTE, true, "best_score");
+    let a = Arc::new(job.clone());
+    let r = Cluster::new(&job, allocs(&a, 2))
+        .taint(node("n1", "disconnected"))
+        .run();
+    assert_eq!(r.disconnect_updates["web-1-v0-n1"].client_status, "unknown");
+    // No wait for the reschedule delay: `replace = true` replaces now.
+    assert_eq!(place_names(&r), ["example.web[1]"]);
+    assert!(r.place[0].reschedule);
+    assert!(r.stop.is_empty());
+    assert!(r.desired_followup_evals["web"]
+        .iter()
+        .all(|e| e.triggered_by == "max-disconnect-timeout"));
 }
 
 #[test]
