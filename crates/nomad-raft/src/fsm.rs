@@ -14,6 +14,12 @@ pub trait StateMachine: Send + 'static {
     fn apply(&mut self, index: u64, data: &[u8]) -> Vec<u8>;
     /// A serialised image of the whole state (taken at the current applied index).
     fn snapshot(&self) -> Vec<u8>;
+    /// Writes the same image as [`StateMachine::snapshot`] into `w`. Large state machines
+    /// override it to stream the image instead of building it in memory (the node writes
+    /// its snapshots this way, straight into the snapshot file).
+    fn write_snapshot(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+        w.write_all(&self.snapshot())
+    }
     /// Replaces the state with a snapshot image.
     fn restore(&mut self, data: &[u8]) -> Result<(), Box<dyn std::error::Error + Send + Sync>>;
     /// The index of the last entry this state machine applied (0 for a fresh one). A
@@ -29,6 +35,9 @@ impl<F: StateMachine> StateMachine for std::sync::Arc<std::sync::Mutex<F>> {
     }
     fn snapshot(&self) -> Vec<u8> {
         lock(self).snapshot()
+    }
+    fn write_snapshot(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+        lock(self).write_snapshot(w)
     }
     fn restore(&mut self, data: &[u8]) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         lock(self).restore(data)

@@ -376,15 +376,68 @@ fn a_snapshot_kept_where_older_versions_stored_it_is_read_then_moved() {
         st.save_snapshot(snapshot(9, 2, vec![1], b"new image"), 0)
             .expect("snapshot");
     }
-    let db = raw_open(dir.path());
+    {
+        let db = raw_open(dir.path());
+        assert_eq!(
+            db.get(b"m/snap").expect("get"),
+            None,
+            "moved out of the log's key space"
+        );
+        let cf = db.cf_handle("snapshot").expect("column family");
+        let stored = db.get_cf(cf, b"m/snap").expect("get").expect("present");
+        let snap = Snapshot::parse_from_bytes(&stored).expect("decode");
+        assert_eq!(snap.get_metadata().index, 9);
+        assert!(snap.data.is_empty(), "only the metadata is in RocksDB");
+    }
+    // The image is a file of its own.
     assert_eq!(
-        db.get(b"m/snap").expect("get"),
-        None,
-        "moved out of the log's key space"
+        fs::read(dir.path().join("snapshot/9-2.image")).expect("image file"),
+        b"new image"
     );
-    let cf = db.cf_handle("snapshot").expect("column family");
-    let stored = db.get_cf(cf, b"m/snap").expect("get").expect("present");
-    let snap = Snapshot::parse_from_bytes(&stored).expect("decode");
-    assert_eq!(snap.get_metadata().index, 9);
-    assert_eq!(snap.data.as_ref(), b"new image");
+    let st = RocksStorage::open(dir.path(), 1, "").expect("reopen");
+    assert_eq!(st.stored_snapshot().data.as_ref(), b"new image");
+}
+
+#[test]
+fn snapshot_images_are_streamed_to_a_file_and_older_ones_removed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut st = RocksStorage::open(dir.path(), 1, "").expect("create");
+    let es: Vec<Entry> = (1..=6).map(|i| entry(i, 1, "x")).collect();
+    st.persist(None, &es, Some(&hs(1, 1, 6)), true)
+        .expect("persist");
+    let meta = |index| {
+        let mut m = raft::eraftpb::SnapshotMetadata {
+            index,
+            term: 1,
+            ..Default::default()
+        };
+        m.mut_conf_state().voters = vec![1];
+        m
+    };
+    st.save_snapshot_streamed(meta(3), &mut |w| w.write_all(b"three"), 2)
+        .expect("first");
+    st.save_snapshot_streamed(
+        meta(5),
+        &mut |w| {
+            w.write_all(b"fi")?;
+            w.write_all(b"ve")
+        },
+        4,
+    )
+    .expect("second");
+    // A failed write leaves the stored snapshot as it was.
+    let err =
+        st.save_snapshot_streamed(meta(6), &mut |_| Err(std::io::Error::other("disk full")), 6);
+    assert!(err.is_err());
+    let images: Vec<String> = fs::read_dir(dir.path().join("snapshot"))
+        .expect("image dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(images, ["5-1.image"], "no older or half-written image left");
+    assert_eq!(st.snapshot_index(), 5);
+    assert_eq!(st.stored_snapshot().data.as_ref(), b"five");
+    drop(st);
+    let st = RocksStorage::open(dir.path(), 1, "").expect("reopen");
+    assert_eq!(st.stored_snapshot().data.as_ref(), b"five");
+    assert_eq!(all(&st, 4, 7).len(), 3);
 }

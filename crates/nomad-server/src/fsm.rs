@@ -42,6 +42,9 @@ impl nomad_raft::StateMachine for StoreMachine {
     fn snapshot(&self) -> Vec<u8> {
         Fsm::snapshot(&self.store)
     }
+    fn write_snapshot(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+        self.store.write_snapshot(w)
+    }
     fn restore(&mut self, data: &[u8]) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         Fsm::restore(&mut self.store, data).map_err(|e| Box::new(e) as _)
     }

@@ -3,14 +3,14 @@
 //! it) write, install a received snapshot, apply committed entries, send the messages that
 //! must follow persistence, `advance`, then handle the `LightReady` the same way.
 
-use raft::eraftpb::{ConfChangeType, Entry, EntryType, Message, Snapshot};
+use raft::eraftpb::{ConfChangeType, Entry, EntryType, Message, Snapshot, SnapshotMetadata};
 use raft::{ReadState, StateRole};
 
 use super::{conf_change_of, decode_ctx, Core, Waiter};
 use crate::error::{RaftError, StorageError};
 use crate::fsm::StateMachine;
 use crate::status::Role;
-use crate::storage::{decode_image, encode_image, LogStore};
+use crate::storage::{decode_image, write_image_header, LogStore};
 
 /// Where outbound messages go.
 pub(crate) trait Output {
@@ -287,16 +287,23 @@ impl<S: LogStore, F: StateMachine> Core<S, F> {
                 path: "<log>".into(),
                 detail: format!("term of applied index {index}: {e}"),
             })?;
-        let mut snap = Snapshot {
-            data: encode_image(&self.peers, &self.fsm.snapshot()).into(),
+        let mut meta = SnapshotMetadata {
+            index,
+            term,
             ..Default::default()
         };
-        let meta = snap.mut_metadata();
-        meta.index = index;
-        meta.term = term;
         meta.set_conf_state(self.node.raft.prs().conf().to_conf_state());
         let compact_to = index.saturating_sub(self.cfg.trailing_logs) + 1;
-        self.node.mut_store().save_snapshot(snap, compact_to)?;
+        // Streamed: the image goes from the state machine to the store's
+        // snapshot file without being built in memory.
+        let (peers, fsm) = (&self.peers, &self.fsm);
+        let mut write = |w: &mut dyn std::io::Write| {
+            write_image_header(peers, w)?;
+            fsm.write_snapshot(w)
+        };
+        self.node
+            .mut_store()
+            .save_snapshot_streamed(meta, &mut write, compact_to)?;
         self.snapshots_taken += 1;
         tracing::debug!(node = self.id, index, term, compact_to, "took snapshot");
         Ok(())

@@ -12,7 +12,7 @@ mod rocks;
 
 use std::collections::BTreeMap;
 
-use raft::eraftpb::{Entry, HardState, Snapshot};
+use raft::eraftpb::{Entry, HardState, Snapshot, SnapshotMetadata};
 
 pub use mem::MemStore;
 pub use rocks::{RocksStorage, FORMAT_VERSION, MARKER_FILE};
@@ -35,6 +35,28 @@ pub trait LogStore: raft::Storage + Send + 'static {
     /// Stores a snapshot taken locally at the applied index and discards log entries before
     /// `compact_to` (exclusive).
     fn save_snapshot(&mut self, snapshot: Snapshot, compact_to: u64) -> Result<(), StorageError>;
+
+    /// Like [`LogStore::save_snapshot`], with the snapshot's data produced by `write`. A
+    /// store that keeps snapshots in files streams the data there, so that the image of a
+    /// large state is never held in memory whole; the default collects it first.
+    fn save_snapshot_streamed(
+        &mut self,
+        meta: SnapshotMetadata,
+        write: &mut dyn FnMut(&mut dyn std::io::Write) -> std::io::Result<()>,
+        compact_to: u64,
+    ) -> Result<(), StorageError> {
+        let mut data = Vec::new();
+        write(&mut data).map_err(|e| StorageError::Encode {
+            what: "snapshot",
+            detail: e.to_string(),
+        })?;
+        let mut snap = Snapshot {
+            data: data.into(),
+            ..Default::default()
+        };
+        snap.set_metadata(meta);
+        self.save_snapshot(snap, compact_to)
+    }
 
     /// The latest stored snapshot (index 0 when there is none).
     fn stored_snapshot(&self) -> Snapshot;
@@ -71,15 +93,26 @@ const IMAGE_MAGIC: &[u8; 8] = b"NRSNAP1\0";
 /// The bytes carried in a Raft snapshot: the peer address book and the FSM image.
 pub(crate) fn encode_image(peers: &BTreeMap<u64, String>, fsm: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(fsm.len() + 64);
-    out.extend_from_slice(IMAGE_MAGIC);
-    out.extend_from_slice(&(peers.len() as u32).to_be_bytes());
-    for (id, addr) in peers {
-        out.extend_from_slice(&id.to_be_bytes());
-        out.extend_from_slice(&(addr.len() as u32).to_be_bytes());
-        out.extend_from_slice(addr.as_bytes());
-    }
+    // Writing into a Vec cannot fail.
+    let _ = write_image_header(peers, &mut out);
     out.extend_from_slice(fsm);
     out
+}
+
+/// Writes what precedes the FSM image in snapshot bytes: the magic and the
+/// peer address book.
+pub(crate) fn write_image_header(
+    peers: &BTreeMap<u64, String>,
+    w: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    w.write_all(IMAGE_MAGIC)?;
+    w.write_all(&(peers.len() as u32).to_be_bytes())?;
+    for (id, addr) in peers {
+        w.write_all(&id.to_be_bytes())?;
+        w.write_all(&(addr.len() as u32).to_be_bytes())?;
+        w.write_all(addr.as_bytes())?;
+    }
+    Ok(())
 }
 
 /// Splits snapshot bytes into the address book and the FSM image.
