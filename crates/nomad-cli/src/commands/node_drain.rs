@@ -372,6 +372,19 @@ impl AllocWatch<'_> {
                 if let Some(msg) = alloc_change(o, a) {
                     let _ = writeln!(io.out, "{}: Alloc {:?} {msg}", now_time(), a.id);
                 }
+            } else if first
+                && a.desired_transition.should_migrate()
+                && a.desired_status == "run"
+                && !a.client_terminal_status()
+            {
+                // Marked before the monitor's first look (the drainer can
+                // be quicker than the first query): still worth a line.
+                let _ = writeln!(
+                    io.out,
+                    "{}: Alloc {:?} marked for migration",
+                    now_time(),
+                    a.id
+                );
             }
             let Some(job) = &a.job else { continue };
             if self.ignore_system && job.job_type() == "system" {
