@@ -5,5 +5,8 @@
 //! Thin by design: the composition lives in `nomad_agent` (bins/nomad).
 
 fn main() {
+    // `nomad-client __artifact-unpack …`: the agent's low-privilege
+    // artifact unpacker; returns at once otherwise.
+    nomad_agent::artifact_helper_main();
     std::process::exit(nomad_agent::run_role(false));
 }

@@ -11,7 +11,7 @@ use anyhow::{bail, Context};
 use nomad_cli::agent::AgentConfig;
 use nomad_server::{Server, ServerConfig};
 
-use nomad_server::rpc::RpcClient;
+use nomad_server::rpc::{RpcClient, ServerEndpoint};
 
 use crate::local::{LocalServer, RemoteServer};
 
@@ -147,16 +147,37 @@ async fn run_async(cfg: AgentConfig) -> anyhow::Result<()> {
         None
     };
 
+    if let Some((s, _)) = &server {
+        // Published with this server's member entry: client-only agents
+        // learn it through `Status.Members` and forward `/v1` there.
+        s.set_http_addr(advertised_http(http_addr).to_string());
+    }
+    let mut learner = None;
     let router = match (&server, &client) {
         (Some(server), _) => nomad_api::router(Arc::new(server.0.clone())),
         (None, Some(shared)) => {
             // A client-only agent answers `/v1/client/*` itself and
-            // forwards every other request to its servers, as Nomad's do.
-            let servers = server_http_addrs(&cfg.servers);
-            tracing::info!(servers = ?servers, "forwarding the HTTP API to the servers");
+            // forwards every other request to its servers, as Nomad's do,
+            // at the HTTP addresses the servers publish.
             let fs: Arc<dyn nomad_api::ClientFs> =
                 Arc::new(crate::client_fs::LocalClientFs(shared.clone()));
-            nomad_api::client_agent_router(fs, servers)
+            let rpc = RpcClient::new(cfg.servers.clone());
+            let learned = crate::forward::fetch_endpoints(&rpc).await;
+            let servers = server_http_addrs(&cfg.servers, learned.as_deref().unwrap_or(&[]));
+            tracing::info!(servers = ?servers, learned = learned.is_some(), "forwarding the HTTP API to the servers");
+            let current = Arc::new(std::sync::RwLock::new(nomad_api::client_agent_router(
+                fs.clone(),
+                servers.clone(),
+            )));
+            learner = Some(tokio::spawn(crate::forward::follow_servers(
+                rpc,
+                cfg.servers.clone(),
+                fs,
+                current.clone(),
+                servers,
+                learned.is_some(),
+            )));
+            crate::forward::swappable(current)
         }
         (None, None) => bail!("the agent runs neither a server nor a client"),
     };
@@ -211,6 +232,9 @@ async fn run_async(cfg: AgentConfig) -> anyhow::Result<()> {
         std::process::exit(1);
     });
     let _ = stop_http.send(());
+    if let Some(l) = learner {
+        l.abort();
+    }
     let client = client.and_then(|c| c.lock().ok().and_then(|mut g| g.take()));
     if let Some(c) = client {
         c.shutdown().await;
@@ -336,25 +360,39 @@ fn advertised_http(bind: SocketAddr) -> SocketAddr {
     }
 }
 
-/// The HTTP addresses of the servers a client-only agent knows by their
-/// RPC addresses. Servers do not publish their HTTP address (Nomad's
-/// clients forward over RPC instead), so this follows Nomad's port layout:
-/// the HTTP port is the one below the RPC port (4646 beside 4647), with
-/// 4646 on the same host as the fallback.
-pub fn server_http_addrs(servers: &[String]) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    let mut push = |a: String| {
-        if !out.contains(&a) {
-            out.push(a);
+/// Where a client-only agent forwards `/v1` requests: the HTTP addresses
+/// its servers publish (`learned`, from the `Status.Members` RPC), those of
+/// the `configured` servers (by RPC address) first. This is the one place
+/// that decides.
+///
+/// Until a server has answered, or when none publishes an address (an
+/// older build), it falls back to Nomad's port layout: the HTTP port below
+/// the RPC port (4646 beside 4647), then 4646 on the same host.
+pub fn server_http_addrs(configured: &[String], learned: &[ServerEndpoint]) -> Vec<String> {
+    fn push(out: &mut Vec<String>, a: &str) {
+        if !a.is_empty() && !out.iter().any(|o| o == a) {
+            out.push(a.to_string());
         }
-    };
-    for s in servers {
+    }
+    let mut out: Vec<String> = Vec::new();
+    for c in configured {
+        for e in learned.iter().filter(|e| &e.rpc_addr == c) {
+            push(&mut out, &e.http_addr);
+        }
+    }
+    for e in learned {
+        push(&mut out, &e.http_addr);
+    }
+    if !out.is_empty() {
+        return out;
+    }
+    for s in configured {
         match s.rsplit_once(':').map(|(h, p)| (h, p.parse::<u16>())) {
             Some((host, Ok(port))) if port > 1 => {
-                push(format!("{host}:{}", port - 1));
-                push(format!("{host}:4646"));
+                push(&mut out, &format!("{host}:{}", port - 1));
+                push(&mut out, &format!("{host}:4646"));
             }
-            _ => push(format!("{s}:4646")),
+            _ => push(&mut out, &format!("{s}:4646")),
         }
     }
     out
@@ -384,5 +422,46 @@ async fn wait_for_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ep(rpc: &str, http: &str) -> ServerEndpoint {
+        ServerEndpoint {
+            name: format!("{rpc}.global"),
+            rpc_addr: rpc.into(),
+            http_addr: http.into(),
+        }
+    }
+
+    #[test]
+    fn published_addresses_win_configured_servers_first() {
+        let configured = vec!["10.0.0.2:9000".to_string()];
+        let learned = vec![
+            ep("10.0.0.1:9000", "10.0.0.1:8000"),
+            ep("10.0.0.2:9000", "10.0.0.2:8000"),
+            ep("10.0.0.3:9000", ""),
+        ];
+        assert_eq!(
+            server_http_addrs(&configured, &learned),
+            ["10.0.0.2:8000", "10.0.0.1:8000"]
+        );
+    }
+
+    #[test]
+    fn nomads_port_layout_until_a_server_answers() {
+        let configured = vec!["10.0.0.1:4647".to_string(), "host".to_string()];
+        assert_eq!(
+            server_http_addrs(&configured, &[]),
+            ["10.0.0.1:4646", "host:4646"]
+        );
+        // Servers of an older build publish nothing.
+        assert_eq!(
+            server_http_addrs(&configured, &[ep("10.0.0.1:4647", "")]),
+            ["10.0.0.1:4646", "host:4646"]
+        );
     }
 }

@@ -5,7 +5,12 @@
 pub mod agent;
 pub mod client_fs;
 pub mod client_ops;
+pub mod forward;
 pub mod local;
+
+/// The client's artifact unpacker (see `nomad_client::artifact::helper`):
+/// the binaries that run a client call this first thing in `main`.
+pub use nomad_client::artifact::helper_main as artifact_helper_main;
 
 /// Runs one role (`-server` or `-client`) from `nomad agent` flags and
 /// config files: the role binaries' `main`.

@@ -3,6 +3,9 @@
 //! `nomad_agent::agent`).
 
 fn main() {
+    // `nomad __artifact-unpack …`: the agent's low-privilege artifact
+    // unpacker; returns at once otherwise.
+    nomad_agent::artifact_helper_main();
     nomad_cli::agent::set_agent_runner(nomad_agent::agent::run);
     std::process::exit(nomad_cli::main());
 }

@@ -12,6 +12,11 @@ use std::ffi::OsString;
 /// (a command to run in a task, a payload), so that nothing past it is touched.
 const PASSTHROUGH: &[&[&str]] = &[&["alloc", "exec"], &["exec"]];
 
+/// Flags of the passthrough commands (and the global ones) that take a
+/// value as the next argument (`-task web`, `-e none`): that argument is
+/// not the first positional.
+const VALUE_FLAGS: &[&str] = &["task", "e", "address", "region", "namespace", "token"];
+
 /// Rewrites `-name` into `--name` for every flag until the first positional
 /// argument that follows the subcommand words (for passthrough commands) or
 /// until `--`.
@@ -24,8 +29,13 @@ pub fn normalize(args: impl IntoIterator<Item = OsString>, subcommands: &[&str])
     let mut path: Vec<String> = Vec::new();
     let mut in_path = true;
     let mut stop = false;
+    let mut value_next = false;
     for arg in iter {
         if stop {
+            out.push(arg);
+            continue;
+        }
+        if std::mem::take(&mut value_next) {
             out.push(arg);
             continue;
         }
@@ -44,6 +54,8 @@ pub fn normalize(args: impl IntoIterator<Item = OsString>, subcommands: &[&str])
             let is_long_single_dash = rest.len() > 1
                 && !rest.starts_with('-')
                 && !rest.starts_with(|c: char| c.is_ascii_digit());
+            let name = rest.trim_start_matches('-');
+            value_next = !name.contains('=') && VALUE_FLAGS.contains(&name);
             if is_long_single_dash {
                 out.push(OsString::from(format!("-{s}")));
             } else {
@@ -118,6 +130,25 @@ mod tests {
         assert_eq!(
             n(&["nomad", "alloc", "exec", "-task", "web", "abcd", "sh", "-c", "echo hi"]),
             ["nomad", "alloc", "exec", "--task", "web", "abcd", "sh", "-c", "echo hi"]
+        );
+        // A flag's value is not the first positional.
+        assert_eq!(
+            n(&["nomad", "alloc", "exec", "-e", "none", "-job", "j", "sh", "-job"]),
+            ["nomad", "alloc", "exec", "-e", "none", "--job", "j", "sh", "-job"]
+        );
+        assert_eq!(
+            n(&["nomad", "-address", "a", "alloc", "exec", "-task=t", "-i=false", "x", "-i"]),
+            [
+                "nomad",
+                "--address",
+                "a",
+                "alloc",
+                "exec",
+                "--task=t",
+                "--i=false",
+                "x",
+                "-i"
+            ]
         );
     }
 }

@@ -12,9 +12,13 @@
 //! paths, `..` that leaves the destination, paths through one of the
 //! archive's own symlinks, and symlinks or hard links pointing outside;
 //! and while unpacking, each entry's parent directory is resolved on disk
-//! again. Unpacking runs on a blocking thread of the agent with the
-//! agent's privileges: it is not (yet) done in a separate low-privilege
-//! process.
+//! again.
+//!
+//! The agent downloads and verifies; archives are unpacked by a
+//! low-privilege child process (`nobody` when the agent runs as root, see
+//! [`helper`]) into a staging directory, whose contents the agent checks
+//! again and moves into place. Binaries that do not call [`helper_main`]
+//! (library users, tests) unpack in the agent instead.
 
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
@@ -26,6 +30,9 @@ use sha1::Sha1;
 use sha2::{Digest, Sha256, Sha512};
 
 use crate::taskenv::TaskEnv;
+
+pub mod helper;
+pub use helper::helper_main;
 
 /// Why an artifact could not be fetched.
 #[derive(Debug, thiserror::Error)]
@@ -319,11 +326,32 @@ fn check_tar<R: Read>(r: R) -> Result<(), ArtifactError> {
     Ok(())
 }
 
+/// The archive formats unpacked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ArchiveKind {
+pub(crate) enum ArchiveKind {
     Tar,
     TarGz,
     Zip,
+}
+
+impl ArchiveKind {
+    /// The name passed to the helper process.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            ArchiveKind::Tar => "tar",
+            ArchiveKind::TarGz => "tar.gz",
+            ArchiveKind::Zip => "zip",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Option<Self> {
+        match s {
+            "tar" => Some(ArchiveKind::Tar),
+            "tar.gz" => Some(ArchiveKind::TarGz),
+            "zip" => Some(ArchiveKind::Zip),
+            _ => None,
+        }
+    }
 }
 
 fn archive_kind(url: &str) -> Option<ArchiveKind> {
@@ -395,13 +423,16 @@ pub async fn fetch(
         } else {
             archive_kind(&src.url)
         };
-        let dest = dest.clone();
-        let tmp2 = tmp.clone();
-        let url = src.url.clone();
-        let file_mode = mode == "file";
-        tokio::task::spawn_blocking(move || place(&tmp2, &dest, &url, kind, file_mode))
-            .await
-            .map_err(|e| ArtifactError::Invalid(format!("unpacking panicked: {e}")))?
+        match kind {
+            Some(kind) => helper::unpack(&tmp, &dest, &tmp_dir, kind).await,
+            None => {
+                let (tmp, dest, url) = (tmp.clone(), dest.clone(), src.url.clone());
+                let file_mode = mode == "file";
+                tokio::task::spawn_blocking(move || place_file(&tmp, &dest, &url, file_mode))
+                    .await
+                    .map_err(|e| ArtifactError::Invalid(format!("copying panicked: {e}")))?
+            }
+        }
     }
     .await;
     let _ = fs::remove_file(&tmp);
@@ -491,37 +522,48 @@ fn base_name(url: &str) -> String {
     }
 }
 
-fn place(
-    tmp: &Path,
-    dest: &Path,
-    url: &str,
-    kind: Option<ArchiveKind>,
-    file_mode: bool,
-) -> Result<(), ArtifactError> {
-    match kind {
-        None if file_mode => {
-            if let Some(parent) = dest.parent() {
-                fs::create_dir_all(parent)?;
-            }
-            fs::copy(tmp, dest)?;
+/// A file that is not unpacked: copied to `dest` (`mode = "file"`) or
+/// into it under its own name.
+fn place_file(tmp: &Path, dest: &Path, url: &str, file_mode: bool) -> Result<(), ArtifactError> {
+    if file_mode {
+        if let Some(parent) = dest.parent() {
+            fs::create_dir_all(parent)?;
         }
-        None => {
-            fs::create_dir_all(dest)?;
-            fs::copy(tmp, dest.join(base_name(url)))?;
-        }
-        Some(ArchiveKind::Tar) => {
-            check_tar(File::open(tmp)?)?;
-            untar(File::open(tmp)?, dest)?
-        }
-        Some(ArchiveKind::TarGz) => {
-            check_tar(flate2::read::GzDecoder::new(File::open(tmp)?))?;
-            untar(flate2::read::GzDecoder::new(File::open(tmp)?), dest)?
-        }
-        Some(ArchiveKind::Zip) => unzip(tmp, dest)?,
+        fs::copy(tmp, dest)?;
+    } else {
+        fs::create_dir_all(dest)?;
+        fs::copy(tmp, dest.join(base_name(url)))?;
     }
     Ok(())
 }
 
+/// Checks and unpacks `archive` into `dest` (in this process: the helper
+/// child runs this too, with `dest` its working directory).
+pub(crate) fn unpack_archive(
+    mut archive: File,
+    dest: &Path,
+    kind: ArchiveKind,
+) -> Result<(), ArtifactError> {
+    use std::io::{Seek, SeekFrom};
+    match kind {
+        ArchiveKind::Tar => {
+            check_tar(&archive)?;
+            archive.seek(SeekFrom::Start(0))?;
+            untar(&archive, dest)
+        }
+        ArchiveKind::TarGz => {
+            check_tar(flate2::read::GzDecoder::new(&archive))?;
+            archive.seek(SeekFrom::Start(0))?;
+            untar(flate2::read::GzDecoder::new(&archive), dest)
+        }
+        ArchiveKind::Zip => unzip(archive, dest),
+    }
+}
+
+/// Unpacks a checked tar archive. Every entry is placed by path under
+/// `dest` resolved on disk (never through `dest`'s canonical path, which a
+/// helper running as `nobody` may not be allowed to look up); hard links
+/// must name a file already unpacked inside `dest`.
 fn untar<R: Read>(r: R, dest: &Path) -> Result<(), ArtifactError> {
     fs::create_dir_all(dest)?;
     let mut ar = tar::Archive::new(r);
@@ -529,32 +571,60 @@ fn untar<R: Read>(r: R, dest: &Path) -> Result<(), ArtifactError> {
     for entry in ar.entries()? {
         let mut entry = entry?;
         let name = entry.path()?.display().to_string();
+        let kind = entry.header().entry_type();
+        if kind.is_pax_global_extensions()
+            || kind.is_pax_local_extensions()
+            || kind.is_gnu_longname()
+            || kind.is_gnu_longlink()
+        {
+            continue;
+        }
         join_inside(dest, &name)?;
+        let rel = Path::new(&name);
+        let Some(file_name) = rel.file_name() else {
+            // `./` (the destination itself) or a name ending in `..`.
+            if kind.is_dir() && join_inside(dest, &name)? == dest {
+                continue;
+            }
+            return Err(ArtifactError::Escapes(name));
+        };
         // What is already on disk (an earlier entry, an earlier artifact)
         // must not lead the entry outside either.
-        if let Some(parent) = Path::new(&name).parent() {
-            resolve_inside(dest, &parent.display().to_string())?;
-        }
+        let parent = rel
+            .parent()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        let dir = resolve_inside(dest, &parent)?;
+        fs::create_dir_all(&dir)?;
+        let out = dir.join(file_name);
         if let Ok(Some(target)) = entry.link_name() {
             let t = target.display().to_string();
-            let parent = Path::new(&name)
-                .parent()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default();
             if Path::new(&t).is_absolute() || join_inside(dest, &format!("{parent}/{t}")).is_err() {
                 return Err(ArtifactError::Escapes(format!("{name} -> {t}")));
             }
+            if kind.is_hard_link() {
+                // Hard link targets name an entry of the archive.
+                let src = resolve_inside(dest, &t)?;
+                if !fs::symlink_metadata(&src).is_ok_and(|m| m.is_file()) {
+                    return Err(ArtifactError::Invalid(format!(
+                        "{name}: hard link to {t}, which is not a file of the archive"
+                    )));
+                }
+                if fs::symlink_metadata(&out).is_ok() {
+                    fs::remove_file(&out)?;
+                }
+                fs::hard_link(&src, &out)?;
+                continue;
+            }
         }
-        if !entry.unpack_in(dest)? {
-            return Err(ArtifactError::Escapes(name));
-        }
+        entry.unpack(&out)?;
     }
     Ok(())
 }
 
-fn unzip(path: &Path, dest: &Path) -> Result<(), ArtifactError> {
+fn unzip(archive: File, dest: &Path) -> Result<(), ArtifactError> {
     fs::create_dir_all(dest)?;
-    let mut z = zip::ZipArchive::new(File::open(path)?)
+    let mut z = zip::ZipArchive::new(archive)
         .map_err(|e| ArtifactError::Invalid(format!("bad zip archive: {e}")))?;
     for i in 0..z.len() {
         let mut f = z
@@ -582,145 +652,4 @@ fn unzip(path: &Path, dest: &Path) -> Result<(), ArtifactError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sources_and_destinations() {
-        let s = parse_source(
-            "https://h/x.tar.gz?checksum=sha256:AB&archive=false&v=1",
-            &Default::default(),
-        )
-        .unwrap();
-        assert_eq!(s.url, "https://h/x.tar.gz?v=1");
-        assert_eq!(s.checksum, Some(("sha256".into(), "ab".into())));
-        assert_eq!(s.archive, Some(false));
-        assert!(parse_source("http://h/x?checksum=crc:1", &Default::default()).is_err());
-        let root = Path::new("/t");
-        assert_eq!(
-            join_inside(root, "local/a").unwrap(),
-            Path::new("/t/local/a")
-        );
-        assert_eq!(join_inside(root, "local/../x").unwrap(), Path::new("/t/x"));
-        assert!(join_inside(root, "../x").is_err());
-        assert!(join_inside(root, "/etc").is_err());
-        assert_eq!(archive_kind("http://h/a.TGZ"), Some(ArchiveKind::TarGz));
-        assert_eq!(archive_kind("http://h/a.zip?x=1"), Some(ArchiveKind::Zip));
-        assert_eq!(base_name("http://h/dir/file.bin?x"), "file.bin");
-    }
-
-    #[test]
-    fn tar_with_escaping_entry_is_refused() {
-        let d = tempfile::tempdir().unwrap();
-        let mut b = tar::Builder::new(Vec::new());
-        let mut h = tar::Header::new_gnu();
-        h.set_size(1);
-        h.set_mode(0o644);
-        h.set_entry_type(tar::EntryType::Symlink);
-        h.set_size(0);
-        b.append_link(&mut h, "evil", "/etc/passwd").unwrap();
-        let bytes = b.into_inner().unwrap();
-        let err = untar(&bytes[..], d.path()).unwrap_err();
-        assert!(matches!(err, ArtifactError::Escapes(_)), "{err}");
-    }
-
-    /// A tar whose entries are written as given (no validation), so that
-    /// hostile archives can be built.
-    fn raw_tar(entries: &[(&str, tar::EntryType, &str)]) -> Vec<u8> {
-        let mut b = tar::Builder::new(Vec::new());
-        for (path, kind, link) in entries {
-            let mut h = tar::Header::new_gnu();
-            h.set_entry_type(*kind);
-            h.set_mode(0o644);
-            h.set_size(0);
-            let name = &mut h.as_gnu_mut().unwrap().name;
-            name[..path.len()].copy_from_slice(path.as_bytes());
-            if !link.is_empty() {
-                let l = &mut h.as_gnu_mut().unwrap().linkname;
-                l[..link.len()].copy_from_slice(link.as_bytes());
-            }
-            h.set_cksum();
-            b.append(&h, &[][..]).unwrap();
-        }
-        b.into_inner().unwrap()
-    }
-
-    #[test]
-    fn hostile_archives_are_refused_before_anything_is_written() {
-        use tar::EntryType::{Directory, Link, Regular, Symlink};
-        let refused: &[&[(&str, tar::EntryType, &str)]] = &[
-            &[("../evil", Regular, "")],
-            &[("/etc/evil", Regular, "")],
-            &[("a/../../evil", Regular, "")],
-            &[("ok", Regular, ""), ("l", Symlink, "../outside")],
-            &[("l", Symlink, "/etc")],
-            // A link to "." looks harmless; "d/.." through it is the
-            // destination's parent.
-            &[("d", Symlink, "."), ("d2", Symlink, "d/..")],
-            &[("d", Symlink, "sub"), ("d/x", Regular, "")],
-            &[("h", Link, "../../etc/passwd")],
-            &[("l", Symlink, "x"), ("l", Regular, "")],
-        ];
-        for entries in refused {
-            let bytes = raw_tar(entries);
-            let err = check_tar(&bytes[..]).unwrap_err();
-            assert!(
-                matches!(err, ArtifactError::Escapes(_)),
-                "{entries:?}: {err}"
-            );
-        }
-        let fine = raw_tar(&[
-            ("./", Directory, ""),
-            ("lib/", Directory, ""),
-            ("lib/libx.so.1", Regular, ""),
-            ("lib/libx.so", Symlink, "libx.so.1"),
-            ("bin/", Directory, ""),
-            ("bin/tool", Symlink, "../lib/libx.so"),
-            ("bin/hard", Link, "lib/libx.so.1"),
-        ]);
-        check_tar(&fine[..]).unwrap();
-        let d = tempfile::tempdir().unwrap();
-        untar(&fine[..], d.path()).unwrap();
-        assert!(d.path().join("bin/tool").exists());
-    }
-
-    #[test]
-    fn resolve_inside_follows_links_on_disk() {
-        let d = tempfile::tempdir().unwrap();
-        let root = d.path();
-        fs::create_dir_all(root.join("local/sub")).unwrap();
-        std::os::unix::fs::symlink("sub", root.join("local/in")).unwrap();
-        std::os::unix::fs::symlink("../..", root.join("local/up")).unwrap();
-        std::os::unix::fs::symlink("/etc", root.join("local/abs")).unwrap();
-        assert_eq!(
-            resolve_inside(root, "local/in/x").unwrap(),
-            root.join("local/sub/x")
-        );
-        assert_eq!(
-            resolve_inside(root, "new/dir").unwrap(),
-            root.join("new/dir")
-        );
-        assert!(resolve_inside(root, "local/up/x").is_err());
-        assert!(resolve_inside(root, "local/abs").is_err());
-        assert!(resolve_inside(root, "../x").is_err());
-        std::os::unix::fs::symlink("loop", root.join("loop")).unwrap();
-        assert!(resolve_inside(root, "loop/x").is_err());
-    }
-
-    #[test]
-    fn zip_unpacks() {
-        let d = tempfile::tempdir().unwrap();
-        let zpath = d.path().join("a.zip");
-        {
-            let mut w = zip::ZipWriter::new(File::create(&zpath).unwrap());
-            let o: zip::write::SimpleFileOptions = zip::write::SimpleFileOptions::default()
-                .compression_method(zip::CompressionMethod::Stored);
-            w.start_file("dir/hello.txt", o).unwrap();
-            w.write_all(b"hi").unwrap();
-            w.finish().unwrap();
-        }
-        let out = d.path().join("out");
-        unzip(&zpath, &out).unwrap();
-        assert_eq!(fs::read(out.join("dir/hello.txt")).unwrap(), b"hi");
-    }
-}
+mod tests;

@@ -51,6 +51,11 @@ pub struct MemberInfo {
     pub rpc_addr: String,
     /// Serf address, `ip:port`.
     pub serf_addr: String,
+    /// The agent's HTTP API address, `ip:port` (empty until the agent has
+    /// bound it, and from servers of older builds). Client-only agents
+    /// forward `/v1` requests there.
+    #[serde(rename = "HTTPAddr")]
+    pub http_addr: String,
     /// Version of the server binary.
     pub build: String,
     /// The server's `bootstrap_expect`.
@@ -119,6 +124,10 @@ impl Members {
 
     pub fn me(&self) -> MemberInfo {
         self.me.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn set_http_addr(&self, addr: String) {
+        self.me.lock().unwrap_or_else(|e| e.into_inner()).http_addr = addr;
     }
 
     pub fn set_initialized(&self, yes: bool) {
@@ -248,6 +257,30 @@ pub(crate) fn with_default_port(addr: &str, port: u16) -> String {
 }
 
 impl Server {
+    /// Records the agent's HTTP API address (known once the agent has bound
+    /// it, after the server started); it travels with this server's member
+    /// entry, so every server and the `Status.Members` RPC know it.
+    pub fn set_http_addr(&self, addr: impl Into<String>) {
+        self.inner.members.set_http_addr(addr.into());
+    }
+
+    /// The servers of this region a client can talk to, for the
+    /// `Status.Members` RPC: this server first, then the alive others.
+    pub fn server_endpoints(&self) -> Vec<crate::rpc::ServerEndpoint> {
+        let region = self.config().region.clone();
+        self.inner
+            .members
+            .all()
+            .into_iter()
+            .filter(|(m, s)| *s == MemberStatus::Alive && m.region == region)
+            .map(|(m, _)| crate::rpc::ServerEndpoint {
+                name: m.name,
+                rpc_addr: m.rpc_addr,
+                http_addr: m.http_addr,
+            })
+            .collect()
+    }
+
     /// Exchanges member tables with `addr`; on success records the peer as
     /// alive and merges what it knows.
     async fn push_pull(&self, addr: &str) -> Result<MemberInfo, ServerError> {
@@ -554,6 +587,21 @@ mod tests {
         assert_eq!(m.all()[1].1, MemberStatus::Left);
         assert_eq!(m.known().len(), 1);
         assert!(!m.force_leave("zzz"));
+    }
+
+    #[test]
+    fn the_http_address_travels_with_the_member() {
+        let a = Members::new(info("a.global", 1));
+        a.set_http_addr("10.0.0.1:8000".into());
+        let b = Members::new(info("b.global", 2));
+        b.merge(a.known());
+        let (m, _) = &b.all()[1];
+        assert_eq!(m.http_addr, "10.0.0.1:8000");
+        // Over the wire, and from servers that do not send it.
+        let wire = serde_json::to_value(a.me()).unwrap();
+        assert_eq!(wire["HTTPAddr"], "10.0.0.1:8000");
+        let old: MemberInfo = serde_json::from_str(r#"{"Name":"c.global"}"#).unwrap();
+        assert_eq!(old.http_addr, "");
     }
 
     #[test]

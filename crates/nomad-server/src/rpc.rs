@@ -10,11 +10,12 @@
 //! `{"Body": …}` or `{"Error": {"Kind": …, "Message": …}}`. Methods mirror
 //! Nomad's client RPCs: `Node.Register`, `Node.UpdateStatus`,
 //! `Node.GetClientAllocs`, `Alloc.GetAllocs`, `Node.UpdateAlloc`; servers
-//! forward `System.GarbageCollect` to the leader.
+//! forward `System.GarbageCollect` to the leader. `Status.Members` lists
+//! the region's alive servers with their RPC and HTTP addresses: a
+//! client-only agent forwards its `/v1` requests to those HTTP addresses.
 //!
 //! Differences from Nomad, on purpose for now: JSON instead of msgpack, no
-//! yamux multiplexing or TLS, and Raft does not share this port (it has
-//! its own listener).
+//! yamux multiplexing or TLS.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -72,6 +73,20 @@ struct NodeArgs {
     alloc_ids: Vec<String>,
     updates: Vec<ClientAllocUpdate>,
     node: Option<Node>,
+}
+
+/// One server as `Status.Members` lists it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct ServerEndpoint {
+    /// `<node name>.<region>`.
+    pub name: String,
+    /// RPC address, `ip:port`.
+    pub rpc_addr: String,
+    /// HTTP API address, `ip:port`; empty when the server has not
+    /// published one (not bound yet, or an older build).
+    #[serde(rename = "HTTPAddr")]
+    pub http_addr: String,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -152,6 +167,9 @@ async fn dispatch(server: &Server, req: Request) -> Result<serde_json::Value, Se
         let pp: crate::members::PushPull = serde_json::from_value(req.body)
             .map_err(|e| ServerError::BadRequest(format!("Serf.PushPull: {e}")))?;
         return json(server.handle_push_pull(pp));
+    }
+    if req.method == "Status.Members" {
+        return json(server.server_endpoints());
     }
     let a: NodeArgs = serde_json::from_value(req.body)
         .map_err(|e| ServerError::BadRequest(format!("{}: {e}", req.method)))?;
@@ -358,6 +376,12 @@ impl RpcClient {
             }
         }
         Err(last)
+    }
+
+    /// `Status.Members`: the alive servers of the region, as the first
+    /// server that answers knows them.
+    pub async fn server_endpoints(&self) -> Result<Vec<ServerEndpoint>, ServerError> {
+        self.call("Status.Members", NodeArgs::default()).await
     }
 
     /// `Node.Register`: (TTL, index).

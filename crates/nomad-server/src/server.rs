@@ -174,6 +174,7 @@ impl Server {
             raft_id: id,
             rpc_addr: rpc_addr.to_string(),
             serf_addr: serf_addr.to_string(),
+            http_addr: String::new(),
             build: env!("CARGO_PKG_VERSION").to_string(),
             bootstrap_expect: config.bootstrap_expect.max(1),
             raft_initialized: raft.status().initialized,

@@ -3,11 +3,14 @@
 //! (`command/alloc_signal.go`).
 
 use clap::{ArgAction, Args};
-use nomad_api_client::{Error, ExecReader, ExecWriter};
+use nomad_api_client::{Error, ExecReader, ExecWriter, QueryOptions};
 use nomad_types::Allocation;
 use tokio::sync::mpsc;
 
 use super::alloc::alloc_by_prefix;
+
+#[path = "alloc_exec_term.rs"]
+mod term;
 use crate::ctx::{Ctx, GlobalArgs};
 use crate::Io;
 
@@ -20,14 +23,23 @@ pub struct AllocExecArgs {
     #[arg(short = 'i', long = "i", action = ArgAction::Set, num_args = 0..=1, require_equals = true,
           default_value_t = true, default_missing_value = "true")]
     stdin: bool,
-    /// Allocate a pseudo-terminal (default: when standard input is one).
+    /// Allocate a pseudo-terminal (default: when standard input and output
+    /// are terminals).
     #[arg(short = 't', long = "t", action = ArgAction::Set, num_args = 0..=1, require_equals = true,
           default_missing_value = "true")]
     tty: Option<bool>,
+    /// The escape character of sessions with a terminal (`~`): at the
+    /// start of a line, followed by `.`, it closes the session. `none`
+    /// disables it.
+    #[arg(short = 'e', long = "e", default_value = "~")]
+    escape: String,
+    /// Take a random running allocation of the job named instead.
+    #[arg(long = "job")]
+    job: bool,
     /// Full IDs in messages.
     #[arg(long)]
     verbose: bool,
-    /// The allocation (ID or prefix).
+    /// The allocation (ID or prefix), or the job with `-job`.
     alloc: String,
     /// The command and its arguments.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
@@ -82,9 +94,74 @@ fn pick_task(a: &Allocation, task: Option<&str>) -> Result<String, String> {
     }
 }
 
+/// An allocation of `job` (`-job`): a random running one, else any, as
+/// Nomad picks it.
+fn random_job_alloc(ctx: &Ctx, job: &str, io: &mut Io<'_>) -> Result<Allocation, i32> {
+    let fail = |io: &mut Io<'_>, e: String| {
+        let _ = writeln!(io.err, "Error fetching allocations: {e}");
+        Err(1)
+    };
+    let stubs = match ctx.block(
+        ctx.client
+            .job_allocations(job, false, &QueryOptions::default()),
+    ) {
+        Ok((s, _)) => s,
+        Err(e) => return fail(io, format!("error querying job {job:?}: {e}")),
+    };
+    if stubs.is_empty() {
+        return fail(
+            io,
+            format!("job {job:?} doesn't exist or it has no allocations"),
+        );
+    }
+    let running: Vec<_> = stubs
+        .iter()
+        .filter(|a| a.client_status == "running")
+        .collect();
+    let pool: Vec<_> = if running.is_empty() {
+        stubs.iter().collect()
+    } else {
+        running
+    };
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() as usize)
+        .unwrap_or(0);
+    let stub = pool[nanos % pool.len()];
+    let q = QueryOptions::default().in_namespace(stub.namespace.clone());
+    match ctx.block(ctx.client.allocation_info(&stub.id, &q)) {
+        Ok((a, _)) => Ok(a),
+        Err(e) => {
+            let _ = writeln!(io.err, "Error querying allocation: {e}");
+            Err(1)
+        }
+    }
+}
+
 pub fn exec(args: AllocExecArgs, g: &GlobalArgs, io: &mut Io<'_>) -> i32 {
+    use std::io::IsTerminal;
+    let tty = args
+        .tty
+        .unwrap_or_else(|| std::io::stdin().is_terminal() && std::io::stdout().is_terminal());
+    if tty && !args.stdin {
+        let _ = writeln!(io.err, "-i must be enabled if running with tty");
+        return 1;
+    }
+    let escape = match args.escape.as_str() {
+        "none" | "" => None,
+        e if e.len() == 1 => Some(e.as_bytes()[0]),
+        _ => {
+            let _ = writeln!(io.err, "-e requires 'none' or a single character");
+            return 1;
+        }
+    };
     let Some(ctx) = Ctx::new(g, io) else { return 1 };
-    let alloc = match alloc_by_prefix(&ctx, &args.alloc, args.verbose, io, 1) {
+    let alloc = if args.job {
+        random_job_alloc(&ctx, &args.alloc, io)
+    } else {
+        alloc_by_prefix(&ctx, &args.alloc, args.verbose, io, 1)
+    };
+    let alloc = match alloc {
         Ok(a) => a,
         Err(code) => return code,
     };
@@ -95,17 +172,26 @@ pub fn exec(args: AllocExecArgs, g: &GlobalArgs, io: &mut Io<'_>) -> i32 {
             return 1;
         }
     };
-    let tty = args
-        .tty
-        .unwrap_or_else(|| std::io::IsTerminal::is_terminal(&std::io::stdin()));
     let result = ctx.block(async {
         let session = ctx
             .client
             .alloc_exec(&alloc.id, &task, &args.command, tty)
             .await?;
         let (writer, reader) = session.split();
+        // Raw mode only once connected, so connection errors print as
+        // usual; the guard restores the terminal on every way out.
+        let raw = if tty && std::io::stdin().is_terminal() {
+            Some(term::RawMode::enter().map_err(Error::Config)?)
+        } else {
+            None
+        };
         let input = if args.stdin { read_stdin() } else { None };
-        run_session(writer, reader, input, io).await
+        let opts = SessionOpts {
+            tty,
+            escape: if tty { escape } else { None },
+            raw,
+        };
+        run_session(writer, reader, input, opts, io).await
     });
     match result {
         Ok(code) => code,
@@ -141,26 +227,86 @@ fn read_stdin() -> Option<mpsc::Receiver<Vec<u8>>> {
     Some(rx)
 }
 
+/// How a session treats the local terminal.
+struct SessionOpts {
+    /// A terminal was asked for: its size is sent, at start and on
+    /// SIGWINCH.
+    tty: bool,
+    /// The escape character (only with a terminal).
+    escape: Option<u8>,
+    /// Raw mode, restored when this drops.
+    raw: Option<term::RawMode>,
+}
+
+/// The session ended on the user's side (`~.`, SIGINT, SIGTERM), as
+/// Nomad's CLI reports it.
+fn cancelled() -> Error {
+    Error::Transport("context canceled".into())
+}
+
 /// Pipes input to the session and its output to `io` until the command
 /// exits; its exit code.
 async fn run_session(
     mut writer: ExecWriter,
     mut reader: ExecReader,
     mut input: Option<mpsc::Receiver<Vec<u8>>>,
+    mut opts: SessionOpts,
     io: &mut Io<'_>,
 ) -> Result<i32, Error> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut escaper = term::Escaper::new(opts.escape);
+    let mut winch = if opts.tty {
+        signal(SignalKind::window_change()).ok()
+    } else {
+        None
+    };
+    let mut interrupt = signal(SignalKind::interrupt()).ok();
+    let mut terminate = signal(SignalKind::terminate()).ok();
+    if opts.tty {
+        if let Some(size) = term::size() {
+            writer.resize(size).await?;
+        }
+    }
     if input.is_none() {
         writer.close_stdin().await?;
     }
     loop {
         tokio::select! {
             chunk = async { input.as_mut()?.recv().await }, if input.is_some() => match chunk {
-                Some(data) => writer.send_stdin(&data).await?,
+                Some(data) => {
+                    let (data, detach) = escaper.feed(&data);
+                    if !data.is_empty() {
+                        writer.send_stdin(&data).await?;
+                    }
+                    if detach {
+                        // The terminal back first, so the message starts
+                        // a line of its own.
+                        drop(opts.raw.take());
+                        let _ = io.err.write_all(b"\nConnection closed\n");
+                        let _ = io.err.flush();
+                        return Err(cancelled());
+                    }
+                }
                 None => {
                     input = None;
+                    let rest = escaper.finish();
+                    if !rest.is_empty() {
+                        writer.send_stdin(&rest).await?;
+                    }
                     writer.close_stdin().await?;
                 }
             },
+            Some(()) = async { winch.as_mut()?.recv().await }, if winch.is_some() => {
+                if let Some(size) = term::size() {
+                    writer.resize(size).await?;
+                }
+            }
+            Some(()) = async { interrupt.as_mut()?.recv().await }, if interrupt.is_some() => {
+                return Err(cancelled());
+            }
+            Some(()) = async { terminate.as_mut()?.recv().await }, if terminate.is_some() => {
+                return Err(cancelled());
+            }
             frame = reader.next() => {
                 let Some(f) = frame? else {
                     return Err(Error::Transport(
