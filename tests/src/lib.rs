@@ -6,15 +6,22 @@ use std::process::{Command, Output};
 
 /// The path of a workspace binary (`nomad`, `nomad-server`, `nomad-client`).
 ///
-/// Test executables live in `<target>/<profile>/deps/`; binaries one level up.
+/// Test executables live in `<target>/<profile>/deps/`, binaries one level
+/// up; a harness binary sits beside them.
 /// `scripts/test` builds the binaries before the tests run.
 pub fn bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe()
         .unwrap_or_else(|e| panic!("cannot locate the test executable: {e}"));
-    let profile_dir = exe
+    // A test runs from `<profile>/deps/`; a harness binary (benches/) from
+    // `<profile>/` itself.
+    let exe_dir = exe
         .parent()
-        .and_then(Path::parent)
         .unwrap_or_else(|| panic!("unexpected test executable path {}", exe.display()));
+    let profile_dir = if exe_dir.file_name().is_some_and(|n| n == "deps") {
+        exe_dir.parent().unwrap_or(exe_dir)
+    } else {
+        exe_dir
+    };
     let path = profile_dir.join(name);
     assert!(
         path.exists(),
@@ -173,6 +180,11 @@ impl DevAgent {
         agent
     }
 
+    /// The base name of its log files (`agent`, `s1`, `c1`, …).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// The agent's stdout and stderr so far.
     pub fn logs(&self) -> String {
         let read = |ext: &str| {
@@ -214,5 +226,169 @@ impl Drop for DevAgent {
         if let Ok(None) = self.child.try_wait() {
             self.interrupt();
         }
+    }
+}
+
+/// Polls `f` every 100 ms until it holds; after `secs` seconds panics with
+/// `what` and `logs()`.
+pub fn wait_until(what: &str, secs: u64, logs: impl Fn() -> String, mut f: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while !f() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}; logs:\n{}",
+            logs()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// A cluster on loopback: `nomad-server` processes `s1`, `s2`, … formed by
+/// `bootstrap_expect` + `retry_join`, and `nomad-client` processes that
+/// know every server's RPC address. Every process is interrupted when the
+/// cluster is dropped.
+pub struct Cluster {
+    /// Clients first, so that they are stopped before the servers.
+    pub clients: Vec<DevAgent>,
+    pub servers: Vec<DevAgent>,
+    /// The servers' RPC ports, in the order of `servers`.
+    pub rpc_ports: Vec<u16>,
+    dir: PathBuf,
+}
+
+impl Cluster {
+    /// Starts `servers` servers (`bootstrap_expect = servers`) in `dir`,
+    /// each with its config `sN.hcl`, data dir `sN/` and logs `sN.out|err`.
+    /// Returns once their HTTP ports answer; see [`Cluster::wait_formed`].
+    pub fn start_servers(dir: &Path, servers: usize) -> Cluster {
+        let ports: Vec<(u16, u16, u16)> = (0..servers)
+            .map(|_| (free_port(), free_port(), free_port()))
+            .collect();
+        let join = ports
+            .iter()
+            .map(|p| format!("\"127.0.0.1:{}\"", p.2))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut started = Vec::new();
+        for (i, (http, rpc, serf)) in ports.iter().enumerate() {
+            let name = format!("s{}", i + 1);
+            let hcl = format!(
+                "name = \"{name}\"\ndata_dir = \"{dir}/{name}\"\nbind_addr = \"127.0.0.1\"\n\
+                 ports {{\n  http = {http}\n  rpc = {rpc}\n  serf = {serf}\n}}\n\
+                 server {{\n  enabled = true\n  bootstrap_expect = {servers}\n  \
+                 server_join {{\n    retry_join = [{join}]\n    retry_interval = \"1s\"\n  }}\n}}\n",
+                dir = dir.display(),
+            );
+            let config = format!("{name}.hcl");
+            std::fs::write(dir.join(&config), hcl)
+                .unwrap_or_else(|e| panic!("writing {config}: {e}"));
+            started.push(DevAgent::spawn(
+                "nomad-server",
+                &["-config", &config],
+                dir,
+                &name,
+                Some(*http),
+            ));
+        }
+        Cluster {
+            clients: Vec::new(),
+            servers: started,
+            rpc_ports: ports.iter().map(|p| p.1).collect(),
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    /// Starts a `nomad-client` named `name` (config `<name>.hcl`, data dir
+    /// `<name>/`, logs `<name>.out|err`) that knows every server.
+    /// `client_block` goes inside its `client { }` block, `extra` after it
+    /// (`plugin` blocks, say).
+    pub fn add_client(&mut self, name: &str, client_block: &str, extra: &str) {
+        let servers = self
+            .rpc_ports
+            .iter()
+            .map(|p| format!("\"127.0.0.1:{p}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let hcl = format!(
+            "name = \"{name}\"\ndata_dir = \"{dir}/{name}\"\nbind_addr = \"127.0.0.1\"\n\
+             ports {{\n  http = {http}\n}}\n\
+             client {{\n  enabled = true\n  servers = [{servers}]\n{client_block}\n}}\n{extra}\n",
+            dir = self.dir.display(),
+            http = free_port(),
+        );
+        let config = format!("{name}.hcl");
+        std::fs::write(self.dir.join(&config), hcl)
+            .unwrap_or_else(|e| panic!("writing {config}: {e}"));
+        self.clients.push(DevAgent::spawn(
+            "nomad-client",
+            &["-config", &config],
+            &self.dir,
+            name,
+            None,
+        ));
+    }
+
+    /// The HTTP address of server `i` (`http://127.0.0.1:PORT`).
+    pub fn addr(&self, i: usize) -> &str {
+        &self.servers[i].addr
+    }
+
+    /// `nomad server members` as (name, status, leader) rows, asked of server `i`.
+    pub fn members(&self, i: usize) -> Vec<(String, String, bool)> {
+        // Name  Address  Port  Status  Leader  Raft Version  Build  Datacenter  Region
+        nomad_at(&self.dir, self.addr(i), &["server", "members"])
+            .stdout
+            .lines()
+            .skip(1)
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                (f.len() >= 5).then(|| (f[0].to_string(), f[3].to_string(), f[4] == "true"))
+            })
+            .collect()
+    }
+
+    /// The index of the leader as server `i` sees it (from `server members`).
+    pub fn leader_seen_by(&self, i: usize) -> Option<usize> {
+        let name = self.members(i).into_iter().find(|m| m.2).map(|m| m.0)?;
+        let short = name.split('.').next().unwrap_or_default();
+        self.servers.iter().position(|s| s.name == short)
+    }
+
+    /// Waits until every server lists all servers alive and they agree on
+    /// one leader; returns the leader's index.
+    pub fn wait_formed(&self, secs: u64) -> usize {
+        let mut leader = None;
+        wait_until(
+            "the servers to form a cluster",
+            secs,
+            || self.logs(),
+            || {
+                let seen: Vec<Option<usize>> = (0..self.servers.len())
+                    .map(|i| {
+                        let m = self.members(i);
+                        let all_alive =
+                            m.len() == self.servers.len() && m.iter().all(|x| x.1 == "alive");
+                        if all_alive {
+                            self.leader_seen_by(i)
+                        } else {
+                            None
+                        }
+                    })
+                    .collect();
+                leader = seen[0];
+                leader.is_some() && seen.iter().all(|s| *s == leader)
+            },
+        );
+        leader.unwrap_or_default()
+    }
+
+    /// Everything every process printed so far.
+    pub fn logs(&self) -> String {
+        self.servers
+            .iter()
+            .chain(&self.clients)
+            .map(|a| format!("--- {} ---\n{}", a.name, a.logs()))
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 }

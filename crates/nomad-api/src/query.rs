@@ -174,12 +174,30 @@ impl Req {
     }
 
     /// Decodes the JSON body leniently (case-insensitive field names).
+    ///
+    /// Go's decoder reads `null` into a non-pointer field as "leave it
+    /// unset", and clients rely on it: `nomad-client-rs` sends every unset
+    /// field of a register request as `null` (`"EnforceIndex": null`). A
+    /// body that fails to decode and holds a `null` is decoded again with
+    /// its `null` members removed (absent = the field's default). The
+    /// common body pays nothing for this.
     pub fn json_body<T: DeserializeOwned>(&self) -> Result<T, ClusterError> {
         if self.body.is_empty() {
             return Err(ClusterError::BadRequest("Request body is empty".into()));
         }
-        nomad_types::json::from_slice(&self.body)
-            .map_err(|e| ClusterError::BadRequest(e.to_string()))
+        match nomad_types::json::from_slice(&self.body) {
+            Ok(v) => Ok(v),
+            Err(first) => {
+                let Ok(mut tree) = serde_json::from_slice::<serde_json::Value>(&self.body) else {
+                    return Err(ClusterError::BadRequest(first.to_string()));
+                };
+                if !drop_null_members(&mut tree) {
+                    return Err(ClusterError::BadRequest(first.to_string()));
+                }
+                nomad_types::json::from_value(tree)
+                    .map_err(|e| ClusterError::BadRequest(e.to_string()))
+            }
+        }
     }
 
     /// `?pretty` (any value but `0`).
@@ -190,6 +208,24 @@ impl Req {
     /// PUT and POST are the same to Nomad.
     pub fn is_write(&self) -> bool {
         self.method == Method::PUT || self.method == Method::POST
+    }
+}
+
+/// Removes every `null`-valued member of every object in `v` (array
+/// elements stay); true when it removed any.
+fn drop_null_members(v: &mut serde_json::Value) -> bool {
+    match v {
+        serde_json::Value::Object(m) => {
+            let before = m.len();
+            m.retain(|_, x| !x.is_null());
+            let mut dropped = m.len() != before;
+            for x in m.values_mut() {
+                dropped |= drop_null_members(x);
+            }
+            dropped
+        }
+        serde_json::Value::Array(a) => a.iter_mut().fold(false, |d, x| drop_null_members(x) | d),
+        _ => false,
     }
 }
 
@@ -437,6 +473,32 @@ pub(crate) fn multierror(errs: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn null_members_read_as_unset_like_go() {
+        let req = Req {
+            method: Method::PUT,
+            rest: String::new(),
+            query: Vec::new(),
+            headers: HeaderMap::new(),
+            body: Bytes::from_static(
+                br#"{"EnforceIndex":null,"JobModifyIndex":null,"Namespace":null,"Job":{"ID":"x","Meta":null}}"#,
+            ),
+        };
+        let r: nomad_types::api::JobRegisterRequest = req.json_body().expect("decoded");
+        assert!(!r.enforce_index);
+        assert_eq!(r.job_modify_index, 0);
+        assert_eq!(r.job.and_then(|j| j.id).as_deref(), Some("x"));
+        // A real type error is still reported with its field.
+        let bad = Req {
+            body: Bytes::from_static(br#"{"EnforceIndex":"yes","Namespace":null}"#),
+            ..req
+        };
+        let e = bad
+            .json_body::<nomad_types::api::JobRegisterRequest>()
+            .expect_err("a string is not a bool");
+        assert!(e.to_string().contains("EnforceIndex"), "{e}");
+    }
 
     #[test]
     fn go_bools() {
