@@ -14,8 +14,11 @@
 //!   from a disconnect → record the reconnect.
 //!
 //! A deployment is created for a new version of a group with an update
-//! block and completed once every group is healthy. Canary deployments for
-//! system jobs are not handled here.
+//! block and completed once every group is healthy (and promoted, with
+//! canaries). `update.canary` is a percentage of the group's nodes (Nomad
+//! 1.11's system canaries): a destructive change goes first to that share
+//! of the nodes, rounded up, as canaries (still at most `max_parallel` at a
+//! time), and the rest waits for the deployment's promotion.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -236,6 +239,7 @@ pub fn reconcile_nodes(
                 task_group: tg.name().to_string(),
                 node_id: node_id.to_string(),
                 previous_alloc: previous.cloned(),
+                canary: false,
             });
             g.du.place += 1;
             g.placements += 1;
@@ -245,7 +249,14 @@ pub fn reconcile_nodes(
     if let Some(job) = live_job {
         let mut current = current.cloned();
         let created = create_deployment(input, job, &groups, &split.old, &mut current, new_id);
-        apply_updates(job, &mut groups, current.as_ref(), update_fn, &mut out);
+        apply_updates(
+            job,
+            &mut groups,
+            current.as_mut(),
+            created,
+            update_fn,
+            &mut out,
+        );
         if let Some(d) = current {
             if created {
                 out.deployment = Some(d);
@@ -254,9 +265,10 @@ pub fn reconcile_nodes(
                     g.placements == 0
                         && g.pending_updates == 0
                         && g.du.migrate == 0
-                        && d.task_groups
-                            .get(name)
-                            .is_none_or(|s| s.healthy_allocs >= s.desired_total)
+                        && d.task_groups.get(name).is_none_or(|s| {
+                            s.healthy_allocs >= s.desired_total
+                                && (s.desired_canaries <= 0 || s.promoted)
+                        })
                 });
                 out.deployment_updates
                     .extend(dep::completion_updates(job, &d, complete));
@@ -304,11 +316,17 @@ fn create_deployment(
 }
 
 /// Runs the oracle over pending updates and applies destructive ones within
-/// each group's `max_parallel`.
+/// each group's `max_parallel`. With `update.canary` (a percentage of the
+/// group's nodes for system jobs, as in Nomad 1.11), a new version is
+/// first rolled onto that share of the nodes as canaries — at most
+/// `max_parallel` at a time — and the rest waits for the deployment's
+/// promotion. `created`: the deployment was created by this reconcile
+/// (its canary count is decided now).
 fn apply_updates(
     job: &Job,
     groups: &mut BTreeMap<String, GroupState>,
-    deployment: Option<&nomad_types::Deployment>,
+    mut deployment: Option<&mut nomad_types::Deployment>,
+    created: bool,
     update_fn: &mut UpdateFn<'_>,
     out: &mut NodeReconcileResult,
 ) {
@@ -316,9 +334,10 @@ fn apply_updates(
         let Some(tg) = job.lookup_task_group(name) else {
             continue;
         };
-        let parallel = max_parallel(group_update(job, tg));
+        let update = group_update(job, tg);
+        let parallel = max_parallel(update);
         let mut limit: i64 = if parallel > 0 { parallel } else { i64::MAX };
-        if let Some(d) = deployment {
+        if let Some(d) = deployment.as_deref() {
             for a in g.ignored.iter().filter(|a| a.deployment_id == d.id) {
                 if !allocs::is_unhealthy(a) && !allocs::is_healthy(a) {
                     limit -= 1;
@@ -336,19 +355,44 @@ fn apply_updates(
                 UpdateDecision::Destructive => destructive.push(alloc),
             }
         }
+        let percent = dep::canary_count(update);
+        let mut canarying = false;
+        if let Some(d) = deployment.as_deref_mut() {
+            let d_id = d.id.clone();
+            if let Some(s) = d.task_groups.get_mut(name) {
+                if created && percent > 0 && !destructive.is_empty() {
+                    // Rounded up: 50% of 5 nodes is 3 canaries.
+                    s.desired_canaries = (percent.min(100) * s.desired_total + 99) / 100;
+                }
+                if s.desired_canaries > 0 && !s.promoted {
+                    canarying = true;
+                    let placed = g
+                        .ignored
+                        .iter()
+                        .filter(|a| a.deployment_id == d_id && allocs::is_canary(a))
+                        .count() as i64;
+                    limit = limit.min(s.desired_canaries - placed);
+                }
+            }
+        }
         for alloc in &destructive {
             if limit <= 0 {
                 g.du.ignore += 1;
                 continue;
             }
             limit -= 1;
-            g.du.destructive_update += 1;
+            if canarying {
+                g.du.canary += 1;
+            } else {
+                g.du.destructive_update += 1;
+            }
             out.destructive_update.push(NodeDestructiveUpdate {
                 place: NodePlacement {
                     name: alloc.name.clone(),
                     task_group: name.clone(),
                     node_id: alloc.node_id.clone(),
                     previous_alloc: Some(alloc.clone()),
+                    canary: canarying,
                 },
                 stop_alloc: alloc.clone(),
                 stop_description: ALLOC_UPDATING.to_string(),

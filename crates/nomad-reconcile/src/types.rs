@@ -213,6 +213,9 @@ pub struct NodePlacement {
     pub node_id: String,
     /// The allocation this one replaces on that node, if any.
     pub previous_alloc: Option<Arc<Allocation>>,
+    /// A canary of a new job version (system jobs with `update.canary`:
+    /// the new version on that percentage of the nodes until promoted).
+    pub canary: bool,
 }
 
 /// A system or sysbatch destructive update (stop and place on the same node).

@@ -26,7 +26,7 @@ use nomad_types::{AllocatedResources, Allocation, Evaluation, Job, Node, Schedul
 use crate::constraint::ConstraintCache;
 use crate::feasible::{Eligibility, GroupSpec, JobSpec};
 use crate::metrics::SelectMetrics;
-use crate::nodes::{NodeTable, Ring};
+use crate::nodes::{NodeRef, NodeTable, Ring};
 use crate::plan::Plan;
 use crate::ports::{HostAddress, NodePortConfig, NodePorts, UsedPort};
 use crate::property::PropertySet;
@@ -121,6 +121,19 @@ pub(crate) struct Limits {
     pub max_allocs: i64,
 }
 
+/// What [`Ctx::begin_job_swap`] set aside.
+pub(crate) struct JobSwap {
+    spec: Option<JobSpec>,
+    group: GroupSpec,
+    verdicts: crate::feasible::SavedVerdicts,
+    group_props: Option<Vec<(PropertySet, u64)>>,
+    spreads: Option<Vec<SpreadSet>>,
+    spread_scorer: SpreadScorer,
+    job_props: Vec<(PropertySet, u64)>,
+    shared: Option<Arc<AllocatedResources>>,
+    job: Option<Arc<Job>>,
+}
+
 /// Which kind of scheduler drives the context.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -146,7 +159,7 @@ pub(crate) struct Ctx<'s, S: State + ?Sized> {
     pub spec: Option<JobSpec>,
     pub groups: Vec<GroupSpec>,
     pub plan: Plan,
-    pub table: NodeTable,
+    pub table: NodeTable<'s>,
     pub ring: Ring,
     /// Ready nodes per datacenter: one map every placement metric of the
     /// evaluation shares.
@@ -161,6 +174,10 @@ pub(crate) struct Ctx<'s, S: State + ?Sized> {
     pub algorithm: SchedulerAlgorithm,
     pub labels: Interner,
     pub classes: Interner,
+    /// Interned computed class and node class by the address of the
+    /// state's shared name ([`crate::NodeFacts`]).
+    class_memo: FxHashMap<usize, u32>,
+    node_class_memo: FxHashMap<usize, u32>,
     pub elig: Eligibility,
     pub slots: Vec<SlotCache>,
     overlay: FxHashMap<String, Overlay>,
@@ -169,6 +186,8 @@ pub(crate) struct Ctx<'s, S: State + ?Sized> {
     pub spread_sets: BTreeMap<String, Vec<SpreadSet>>,
     pub spread_scorer: SpreadScorer,
     pub metrics: SelectMetrics,
+    /// Count maps of this evaluation's placement metrics, shared.
+    pub map_memo: crate::metrics::MapMemo,
     pub cache: ConstraintCache,
     pub label_ids: Labels,
     pub limit: usize,
@@ -189,7 +208,7 @@ impl<'s, S: State + ?Sized> Ctx<'s, S> {
         eval: &'s Evaluation,
         job: Option<Arc<Job>>,
         kind: Kind,
-        ring: Vec<Arc<Node>>,
+        ring: Vec<NodeRef<'s>>,
         by_dc: BTreeMap<String, i64>,
         now: i64,
         seed: u64,
@@ -240,6 +259,8 @@ impl<'s, S: State + ?Sized> Ctx<'s, S> {
             algorithm,
             labels,
             classes: Interner::default(),
+            class_memo: FxHashMap::default(),
+            node_class_memo: FxHashMap::default(),
             elig,
             slots,
             overlay: FxHashMap::default(),
@@ -248,6 +269,7 @@ impl<'s, S: State + ?Sized> Ctx<'s, S> {
             spread_sets: BTreeMap::new(),
             spread_scorer: SpreadScorer::new(),
             metrics: SelectMetrics::default(),
+            map_memo: crate::metrics::MapMemo::default(),
             cache: ConstraintCache::new(),
             label_ids,
             limit: 2,
@@ -260,6 +282,81 @@ impl<'s, S: State + ?Sized> Ctx<'s, S> {
         ctx.load_job_counts();
         ctx.reset_limit();
         ctx
+    }
+
+    /// Makes group `g` place for another version of the job (`job`, whose
+    /// group of the same name is `tg`): its constraints, resources,
+    /// property sets and feasibility verdicts, as Nomad does when it
+    /// places a replacement with an older job. [`Ctx::end_job_swap`] puts
+    /// everything back.
+    pub(crate) fn begin_job_swap(
+        &mut self,
+        g: usize,
+        job: Arc<Job>,
+        tg: &nomad_types::TaskGroup,
+    ) -> JobSwap {
+        let spec = JobSpec::new(job.clone(), &mut self.labels);
+        let group = GroupSpec::new(&job, tg, &mut self.labels);
+        let name = group.name.clone();
+        let escaped: Vec<bool> = self
+            .groups
+            .iter()
+            .enumerate()
+            .map(|(i, s)| if i == g { group.escaped } else { s.escaped })
+            .collect();
+        let verdicts = self.elig.set_aside(&spec, escaped);
+        let props: Vec<_> = spec
+            .distinct_properties
+            .iter()
+            .map(|d| {
+                let set = PropertySet::new(&d.attribute, None, Vec::new(), d.allowed.clone().err());
+                (set, *d.allowed.as_ref().unwrap_or(&0))
+            })
+            .collect();
+        let job_props = props
+            .into_iter()
+            .map(|(set, allowed)| (self.fill_property_set(set), allowed))
+            .collect();
+        JobSwap {
+            spec: self.spec.replace(spec),
+            group: std::mem::replace(&mut self.groups[g], group),
+            verdicts,
+            group_props: self.group_props.remove(&name),
+            spreads: self.spread_sets.remove(&name),
+            spread_scorer: self.spread_scorer,
+            job_props: std::mem::replace(&mut self.job_props, job_props),
+            shared: self.shared_resources.get_mut(g).and_then(Option::take),
+            job: self.job.replace(job),
+        }
+    }
+
+    /// Undoes [`Ctx::begin_job_swap`] for group `g`.
+    pub(crate) fn end_job_swap(&mut self, g: usize, swap: JobSwap) {
+        let name = swap.group.name.clone();
+        self.spec = swap.spec;
+        self.groups[g] = swap.group;
+        self.elig.restore(swap.verdicts);
+        self.group_props.remove(&name);
+        if let Some(p) = swap.group_props {
+            self.group_props.insert(name.clone(), p);
+        }
+        self.spread_sets.remove(&name);
+        if let Some(s) = swap.spreads {
+            self.spread_sets.insert(name, s);
+        }
+        self.spread_scorer = swap.spread_scorer;
+        self.job_props = swap.job_props;
+        if let Some(slot) = self.shared_resources.get_mut(g) {
+            *slot = swap.shared;
+        }
+        self.job = swap.job;
+    }
+
+    /// Makes room for `n` more placements in the plan's bookkeeping, so
+    /// that a large evaluation does not rehash it over and over.
+    pub(crate) fn reserve(&mut self, n: usize) {
+        self.overlay.reserve(n);
+        self.created.reserve(n);
     }
 
     /// The group index of a group name in the current job.
@@ -346,7 +443,10 @@ impl<'s, S: State + ?Sized> Ctx<'s, S> {
         let base = match cache.base {
             Some(b) => b,
             None => {
-                let b = self.state.node_usage(&self.table.nodes[slot as usize].id);
+                let b = match self.table.facts(slot) {
+                    Some(f) => self.state.node_usage(&f.id),
+                    None => self.state.node_usage(&self.table.node(slot).id),
+                };
                 cache.base = Some(b);
                 b
             }
@@ -363,11 +463,20 @@ impl<'s, S: State + ?Sized> Ctx<'s, S> {
         if let Some(l) = self.slots[slot as usize].limits {
             return l;
         }
-        let node = &self.table.nodes[slot as usize];
-        let l = Limits {
-            capacity: crate::resources::node_capacity(node),
-            reserved: crate::resources::node_reserved(node),
-            max_allocs: node.node_max_allocs,
+        let l = match self.table.facts(slot) {
+            Some(f) => Limits {
+                capacity: f.capacity,
+                reserved: f.reserved,
+                max_allocs: f.max_allocs,
+            },
+            None => {
+                let node = self.table.node(slot);
+                Limits {
+                    capacity: crate::resources::node_capacity(node),
+                    reserved: crate::resources::node_reserved(node),
+                    max_allocs: node.node_max_allocs,
+                }
+            }
         };
         self.slots[slot as usize].limits = Some(l);
         l
@@ -378,11 +487,26 @@ impl<'s, S: State + ?Sized> Ctx<'s, S> {
         if let Some(c) = self.slots[slot as usize].class {
             return c;
         }
-        let node = &self.table.nodes[slot as usize];
-        let id = if node.computed_class.is_empty() {
-            self.elig.class_id(&node.compute_class())
-        } else {
-            self.elig.class_id(&node.computed_class)
+        let id = match self.table.facts(slot) {
+            Some(f) => {
+                let key = crate::nodes::str_key(&f.computed_class);
+                match self.class_memo.get(&key) {
+                    Some(&id) => id,
+                    None => {
+                        let id = self.elig.class_id(&f.computed_class);
+                        self.class_memo.insert(key, id);
+                        id
+                    }
+                }
+            }
+            None => {
+                let node = self.table.node(slot);
+                if node.computed_class.is_empty() {
+                    self.elig.class_id(&node.compute_class())
+                } else {
+                    self.elig.class_id(&node.computed_class)
+                }
+            }
         };
         self.slots[slot as usize].class = Some(id);
         id
@@ -393,11 +517,27 @@ impl<'s, S: State + ?Sized> Ctx<'s, S> {
         if let Some(c) = self.slots[slot as usize].node_class {
             return c;
         }
-        let node = &self.table.nodes[slot as usize];
-        let id = if node.node_class.is_empty() {
-            u32::MAX
-        } else {
-            self.classes.intern(&node.node_class)
+        let id = match self.table.facts(slot) {
+            Some(f) if f.node_class.is_empty() => u32::MAX,
+            Some(f) => {
+                let key = crate::nodes::str_key(&f.node_class);
+                match self.node_class_memo.get(&key) {
+                    Some(&id) => id,
+                    None => {
+                        let id = self.classes.intern(&f.node_class);
+                        self.node_class_memo.insert(key, id);
+                        id
+                    }
+                }
+            }
+            None => {
+                let node = self.table.node(slot);
+                if node.node_class.is_empty() {
+                    u32::MAX
+                } else {
+                    self.classes.intern(&node.node_class)
+                }
+            }
         };
         self.slots[slot as usize].node_class = Some(id);
         id

@@ -471,7 +471,38 @@ pub(crate) enum Status {
     Escaped,
 }
 
+/// The verdicts of an [`Eligibility`] without its class names, set aside
+/// while a placement runs against another version of the job.
+#[derive(Debug)]
+pub(crate) struct SavedVerdicts {
+    job: Vec<Status>,
+    groups: Vec<Vec<Status>>,
+    job_escaped: bool,
+    group_escaped: Vec<bool>,
+}
+
 impl Eligibility {
+    /// Sets the verdicts aside and starts afresh for `job` (class names,
+    /// which slots refer to, are kept).
+    pub(crate) fn set_aside(&mut self, job: &JobSpec, groups: Vec<bool>) -> SavedVerdicts {
+        let saved = SavedVerdicts {
+            job: std::mem::take(&mut self.job),
+            groups: std::mem::take(&mut self.groups),
+            job_escaped: self.job_escaped,
+            group_escaped: std::mem::take(&mut self.group_escaped),
+        };
+        self.set_job(job, groups);
+        saved
+    }
+
+    /// Puts verdicts set aside back.
+    pub(crate) fn restore(&mut self, saved: SavedVerdicts) {
+        self.job = saved.job;
+        self.groups = saved.groups;
+        self.job_escaped = saved.job_escaped;
+        self.group_escaped = saved.group_escaped;
+    }
+
     /// Notes which of the job's constraints escape the class cache
     /// (`groups`: per group index, whether its constraints escape).
     pub(crate) fn set_job(&mut self, job: &JobSpec, groups: Vec<bool>) {

@@ -330,6 +330,7 @@ fn compute_job_allocs<S: State>(
         *run.queued.entry(p.task_group.clone()).or_default() += 1;
     }
 
+    ctx.reserve(result.place.len() + result.destructive_update.len());
     ctx.reset_limit();
     ctx.ring.rewind();
     let preempt = ctx
@@ -396,8 +397,102 @@ fn place_one<S: State>(
         return;
     }
 
+    // A replacement of an allocation that is not a canary, while a newer
+    // version is canarying, runs the version the group last rolled out
+    // (Nomad's downgrade), not the version waiting for promotion.
+    let older = missing
+        .downgrade_non_canary
+        .then(|| {
+            downgraded_job(
+                ctx.state,
+                &job,
+                &missing.task_group,
+                missing.min_job_version,
+            )
+        })
+        .flatten()
+        .filter(|(j, _)| {
+            j.version() >= missing.min_job_version
+                && j.lookup_task_group(&missing.task_group).is_some()
+        });
+    match older {
+        Some((old, old_deployment)) => {
+            let old_tg = old
+                .lookup_task_group(&missing.task_group)
+                .expect("checked above");
+            let swap = ctx.begin_job_swap(g, old.clone(), old_tg);
+            let deployment = (!old_deployment.is_empty()).then_some(old_deployment.as_str());
+            place_for(
+                ctx,
+                run,
+                missing,
+                stop_previous,
+                preempt,
+                deployment,
+                false,
+                (&old, g),
+            );
+            ctx.end_job_swap(g, swap);
+        }
+        None => place_for(
+            ctx,
+            run,
+            missing,
+            stop_previous,
+            preempt,
+            deployment_id,
+            has_deployment,
+            (&job, g),
+        ),
+    }
+}
+
+/// The version of the job a non-canary replacement in `group` runs while
+/// a newer version is canarying, with the ID of the deployment that
+/// rolled it out (empty when none did): the newest version whose
+/// deployment promoted the group or placed it without canaries; else,
+/// when the job had no update block then, the version `job_version` the
+/// replaced allocation ran (Nomad's `downgradedJobForPlacement`).
+fn downgraded_job<S: State + ?Sized>(
+    state: &S,
+    job: &Job,
+    group: &str,
+    job_version: u64,
+) -> Option<(Arc<Job>, String)> {
+    let (ns, id) = (job.namespace(), job.id());
+    let mut deployments = state.deployments_by_job(ns, id);
+    deployments.sort_by_key(|d| std::cmp::Reverse(d.job_version));
+    for d in &deployments {
+        if let Some(s) = d.task_groups.get(group) {
+            if s.promoted || s.desired_canaries == 0 {
+                return state
+                    .job_by_id_and_version(ns, id, d.job_version)
+                    .map(|j| (j, d.id.clone()));
+            }
+        }
+    }
+    let old = state.job_by_id_and_version(ns, id, job_version)?;
+    nomad_reconcile::deployment::update_is_empty(old.update.as_ref()).then(|| (old, String::new()))
+}
+
+/// Finds a node for one placement of `job`'s group `g` and adds it to the
+/// plan, or records the failure.
+#[allow(clippy::too_many_arguments)]
+fn place_for<S: State>(
+    ctx: &mut Ctx<'_, S>,
+    run: &mut Run<'_, S>,
+    missing: &Placement,
+    stop_previous: Option<&str>,
+    preempt: bool,
+    deployment_id: Option<&str>,
+    has_deployment: bool,
+    (job, g): (&Arc<Job>, usize),
+) {
+    let Some(tg) = job.lookup_task_group(&missing.task_group) else {
+        return;
+    };
     let prev = missing.previous_alloc.clone();
-    let preferred = prev.as_ref().and_then(|p| preferred_node(ctx, &job, tg, p));
+    let preferred = prev.as_ref().and_then(|p| preferred_node(ctx, job, tg, p));
     if let (Some(desc), Some(p)) = (stop_previous, &prev) {
         ctx.stop(p, desc, None, None);
     }
@@ -413,9 +508,13 @@ fn place_one<S: State>(
         opts.preempt = true;
         option = ctx.select(g, &opts, Source::Ring);
     }
-    let mut metric =
-        ctx.metrics
-            .to_alloc_metric(&ctx.labels, &ctx.classes, &mut ctx.table, ctx.state);
+    let mut metric = ctx.metrics.to_alloc_metric(
+        &ctx.labels,
+        &ctx.classes,
+        &mut ctx.table,
+        ctx.state,
+        &mut ctx.map_memo,
+    );
     metric.nodes_available = ctx.by_dc.clone();
     metric.nodes_in_pool = ctx.table.ring_len as i64;
     metric.node_pool = ctx.pool.clone();

@@ -126,7 +126,7 @@ pub use process::{
     process_eval, EvalOutcome, SchedulerError, SchedulerOptions,
     DESC_BLOCKED_EVAL_FAILED_PLACEMENTS, DESC_BLOCKED_EVAL_MAX_PLAN,
 };
-pub use state::{NodeUsage, State};
+pub use state::{NodeFacts, NodeUsage, State};
 pub use system::{MAX_SYSBATCH_SCHEDULE_ATTEMPTS, MAX_SYSTEM_SCHEDULE_ATTEMPTS};
 
 #[cfg(test)]

@@ -194,27 +194,26 @@ impl SelectMetrics {
         &self.constraint_filtered
     }
 
-    /// Nomad's metric for this selection.
+    /// Nomad's metric for this selection. Count maps equal to one built
+    /// earlier in the evaluation are shared with it (`memo`): placements of
+    /// one evaluation often filter and exhaust the same classes the same
+    /// number of times.
     pub(crate) fn to_alloc_metric<S: crate::State + ?Sized>(
         &self,
         labels: &Interner,
         classes: &Interner,
-        table: &mut NodeTable,
+        table: &mut NodeTable<'_>,
         state: &S,
+        memo: &mut MapMemo,
     ) -> AllocMetric {
-        let named = |list: &[(u32, u32)], names: &Interner| -> VecMap<String, i64> {
-            list.iter()
-                .map(|(id, n)| (names.name(*id).to_string(), i64::from(*n)))
-                .collect()
-        };
         AllocMetric {
             nodes_evaluated: i64::from(self.evaluated),
             nodes_filtered: i64::from(self.filtered),
-            class_filtered: named(&self.class_filtered, classes),
-            constraint_filtered: named(&self.constraint_filtered, labels),
+            class_filtered: memo.named(&self.class_filtered, classes, false),
+            constraint_filtered: memo.named(&self.constraint_filtered, labels, true),
             nodes_exhausted: i64::from(self.exhausted),
-            class_exhausted: named(&self.class_exhausted, classes),
-            dimension_exhausted: named(&self.dimension_exhausted, labels),
+            class_exhausted: memo.named(&self.class_exhausted, classes, false),
+            dimension_exhausted: memo.named(&self.dimension_exhausted, labels, true),
             score_meta_data: self
                 .top
                 .iter()
@@ -226,6 +225,46 @@ impl SelectMetrics {
                 .collect(),
             ..AllocMetric::default()
         }
+    }
+}
+
+/// A memo key: whether the names come from the label interner (`true`)
+/// or the class interner, and the (interned name, count) list.
+type MemoKey = (bool, Vec<(u32, u32)>);
+
+/// The count maps of placement metrics built so far in an evaluation, by
+/// their (interned name, count) lists.
+#[derive(Debug, Default)]
+pub(crate) struct MapMemo {
+    maps: crate::util::FxHashMap<MemoKey, VecMap<String, i64>>,
+}
+
+/// Stop remembering new maps past this many (an evaluation whose counts
+/// never repeat should not grow a large memo).
+const MAX_MEMO_MAPS: usize = 4096;
+
+impl MapMemo {
+    fn named(
+        &mut self,
+        list: &[(u32, u32)],
+        names: &Interner,
+        labels: bool,
+    ) -> VecMap<String, i64> {
+        if list.is_empty() {
+            return VecMap::default();
+        }
+        let key = (labels, list.to_vec());
+        if let Some(m) = self.maps.get(&key) {
+            return m.clone();
+        }
+        let m: VecMap<String, i64> = list
+            .iter()
+            .map(|(id, n)| (names.name(*id).to_string(), i64::from(*n)))
+            .collect();
+        if self.maps.len() < MAX_MEMO_MAPS {
+            self.maps.insert(key, m.clone());
+        }
+        m
     }
 }
 

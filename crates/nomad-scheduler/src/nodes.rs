@@ -7,7 +7,7 @@ use std::sync::Arc;
 use nomad_types::consts::job_defaults;
 use nomad_types::{Job, Node};
 
-use crate::state::State;
+use crate::state::{NodeFacts, State};
 use crate::target::NodeView;
 use crate::util::{glob_match, FxHashMap};
 
@@ -62,33 +62,151 @@ pub(crate) fn is_ready(node: &Node) -> bool {
     node.is_schedulable()
 }
 
+/// A candidate node: borrowed from the state's list when the state lends
+/// one (the common case: no reference count touched per node and
+/// evaluation), with the state's [`NodeFacts`] when it keeps them; owned
+/// otherwise.
+#[derive(Debug, Clone)]
+pub(crate) enum NodeRef<'s> {
+    Shared(&'s Arc<Node>, Option<&'s NodeFacts>),
+    Owned(Arc<Node>),
+}
+
+impl NodeRef<'_> {
+    pub(crate) fn arc(&self) -> &Arc<Node> {
+        match self {
+            NodeRef::Shared(n, _) => n,
+            NodeRef::Owned(n) => n,
+        }
+    }
+
+    pub(crate) fn facts(&self) -> Option<&NodeFacts> {
+        match self {
+            NodeRef::Shared(_, f) => *f,
+            NodeRef::Owned(_) => None,
+        }
+    }
+}
+
+/// The address of a shared string, as a key for per-string memos.
+pub(crate) fn str_key(s: &Arc<str>) -> usize {
+    Arc::as_ptr(s) as *const u8 as usize
+}
+
+/// Whether a node's datacenter is in `datacenters`, remembered per
+/// datacenter name so that a long node list costs one comparison per node
+/// instead of one glob per node and pattern.
+struct DcFilter<'j> {
+    datacenters: &'j [String],
+    seen: Vec<(Box<str>, bool)>,
+}
+
+impl<'j> DcFilter<'j> {
+    fn new(datacenters: &'j [String]) -> Self {
+        DcFilter {
+            datacenters,
+            seen: Vec::new(),
+        }
+    }
+
+    fn matches(&mut self, dc: &str) -> bool {
+        if self.datacenters.is_empty() {
+            return true;
+        }
+        if let Some((_, m)) = self.seen.iter().find(|(d, _)| &**d == dc) {
+            return *m;
+        }
+        let m = self.datacenters.iter().any(|p| glob_match(p, dc));
+        if self.seen.len() < 64 {
+            self.seen.push((dc.into(), m));
+        }
+        m
+    }
+}
+
+/// Per-datacenter counts of the candidates.
+#[derive(Default)]
+struct DcCounts(Vec<(Box<str>, i64)>);
+
+impl DcCounts {
+    fn add(&mut self, dc: &str) {
+        match self.0.iter_mut().find(|(d, _)| &**d == dc) {
+            Some((_, n)) => *n += 1,
+            None => self.0.push((dc.into(), 1)),
+        }
+    }
+
+    fn into_map(self) -> BTreeMap<String, i64> {
+        let mut by_dc = BTreeMap::new();
+        for (dc, n) in self.0 {
+            *by_dc.entry(String::from(dc)).or_default() += n;
+        }
+        by_dc
+    }
+}
+
 /// The nodes a job may be placed on, in the state's order, and how many of
 /// them each datacenter has.
-pub(crate) fn ready_nodes<S: State + ?Sized>(
-    state: &S,
+pub(crate) fn ready_nodes<'s, S: State + ?Sized>(
+    state: &'s S,
     job: &Job,
-) -> (Vec<Arc<Node>>, BTreeMap<String, i64>) {
+) -> (Vec<NodeRef<'s>>, BTreeMap<String, i64>) {
     let pool = job_pool(job);
     let (all, filtered) = match state.schedulable_nodes(pool) {
         Some(nodes) => (nodes, true),
         None if pool == job_defaults::NODE_POOL_ALL => (state.nodes(), false),
         None => (state.nodes_by_pool(pool), false),
     };
+    let mut dcs = DcFilter::new(&job.datacenters);
+    let mut counts = DcCounts::default();
     let mut out = Vec::with_capacity(all.len());
-    let mut by_dc: BTreeMap<String, i64> = BTreeMap::new();
-    for node in all.iter() {
-        if (!filtered && !is_ready(node)) || !in_any_dc(node, &job.datacenters) {
-            continue;
-        }
-        match by_dc.get_mut(node.datacenter.as_str()) {
-            Some(n) => *n += 1,
-            None => {
-                by_dc.insert(node.datacenter.clone(), 1);
+    match all {
+        std::borrow::Cow::Borrowed(list) => {
+            let facts = match state.schedulable_node_facts(pool) {
+                Some(std::borrow::Cow::Borrowed(f)) if filtered && f.len() == list.len() => Some(f),
+                _ => None,
+            };
+            if let Some(facts) = facts {
+                // The datacenter of each node from the compact facts, its
+                // verdict remembered per shared name: the nodes themselves
+                // are not read.
+                let mut verdicts: Vec<(usize, bool)> = Vec::new();
+                for (node, f) in list.iter().zip(facts) {
+                    let key = str_key(&f.datacenter);
+                    let ok = match verdicts.iter().find(|(k, _)| *k == key) {
+                        Some((_, ok)) => *ok,
+                        None => {
+                            let ok = dcs.matches(&f.datacenter);
+                            if verdicts.len() < 64 {
+                                verdicts.push((key, ok));
+                            }
+                            ok
+                        }
+                    };
+                    if ok {
+                        counts.add(&f.datacenter);
+                        out.push(NodeRef::Shared(node, Some(f)));
+                    }
+                }
+            } else {
+                for node in list {
+                    if (filtered || is_ready(node)) && dcs.matches(&node.datacenter) {
+                        counts.add(&node.datacenter);
+                        out.push(NodeRef::Shared(node, None));
+                    }
+                }
             }
         }
-        out.push(node.clone());
+        std::borrow::Cow::Owned(list) => {
+            for node in list {
+                if (filtered || is_ready(&node)) && dcs.matches(&node.datacenter) {
+                    counts.add(&node.datacenter);
+                    out.push(NodeRef::Owned(node));
+                }
+            }
+        }
     }
-    (out, by_dc)
+    (out, counts.into_map())
 }
 
 /// The nodes one evaluation works with, each with a dense slot number.
@@ -96,8 +214,8 @@ pub(crate) fn ready_nodes<S: State + ?Sized>(
 /// looked at for other reasons (an in-place update on an ineligible node)
 /// are appended after them.
 #[derive(Debug, Default)]
-pub(crate) struct NodeTable {
-    pub nodes: Vec<Arc<Node>>,
+pub(crate) struct NodeTable<'s> {
+    pub nodes: Vec<NodeRef<'s>>,
     pub ring_len: usize,
     /// Slot by node ID, built on the first lookup by ID (an evaluation
     /// that only places new allocations never needs it).
@@ -122,7 +240,7 @@ fn id_hash(id: &str) -> u64 {
 }
 
 impl SlotIndex {
-    fn build(nodes: &[Arc<Node>]) -> SlotIndex {
+    fn build(nodes: &[NodeRef<'_>]) -> SlotIndex {
         let mut index = SlotIndex::default();
         index.by_hash.reserve(nodes.len());
         for slot in 0..nodes.len() {
@@ -132,24 +250,24 @@ impl SlotIndex {
     }
 
     /// Indexes the node at `slot` (the first of equal IDs keeps its slot).
-    fn add(&mut self, nodes: &[Arc<Node>], slot: u32) {
-        let id = nodes[slot as usize].id.as_str();
+    fn add(&mut self, nodes: &[NodeRef<'_>], slot: u32) {
+        let id = nodes[slot as usize].arc().id.as_str();
         let h = id_hash(id);
         match self.by_hash.get(&h) {
             None => {
                 self.by_hash.insert(h, slot);
             }
             Some(&other) => {
-                if nodes[other as usize].id != id && !self.collisions.contains_key(id) {
+                if nodes[other as usize].arc().id != id && !self.collisions.contains_key(id) {
                     self.collisions.insert(id.into(), slot);
                 }
             }
         }
     }
 
-    fn get(&self, nodes: &[Arc<Node>], id: &str) -> Option<u32> {
+    fn get(&self, nodes: &[NodeRef<'_>], id: &str) -> Option<u32> {
         if let Some(&slot) = self.by_hash.get(&id_hash(id)) {
-            if nodes.get(slot as usize).is_some_and(|n| n.id == id) {
+            if nodes.get(slot as usize).is_some_and(|n| n.arc().id == id) {
                 return Some(slot);
             }
         }
@@ -160,8 +278,8 @@ impl SlotIndex {
     }
 }
 
-impl NodeTable {
-    pub(crate) fn new(ring: Vec<Arc<Node>>) -> Self {
+impl<'s> NodeTable<'s> {
+    pub(crate) fn new(ring: Vec<NodeRef<'s>>) -> Self {
         NodeTable {
             ring_len: ring.len(),
             nodes: ring,
@@ -181,7 +299,10 @@ impl NodeTable {
             return id.clone();
         }
         let id = match self.nodes.get(at) {
-            Some(node) => state.shared_node_id(node),
+            Some(node) => match node.facts() {
+                Some(f) => f.id.clone(),
+                None => state.shared_node_id(node.arc()),
+            },
             None => Arc::from(""),
         };
         self.id_refs[at] = Some(id.clone());
@@ -201,7 +322,7 @@ impl NodeTable {
             return slot;
         }
         let slot = self.nodes.len() as u32;
-        self.nodes.push(node.clone());
+        self.nodes.push(NodeRef::Owned(node.clone()));
         if let Some(index) = self.ids.get_mut() {
             index.add(&self.nodes, slot);
         }
@@ -209,7 +330,15 @@ impl NodeTable {
     }
 
     pub(crate) fn node(&self, slot: u32) -> &Arc<Node> {
-        &self.nodes[slot as usize]
+        self.nodes[slot as usize].arc()
+    }
+
+    /// The state's facts about the node in `slot`, when it keeps them.
+    pub(crate) fn facts(&self, slot: u32) -> Option<&'s NodeFacts> {
+        match &self.nodes[slot as usize] {
+            NodeRef::Shared(_, f) => *f,
+            NodeRef::Owned(_) => None,
+        }
     }
 
     pub(crate) fn len(&self) -> usize {

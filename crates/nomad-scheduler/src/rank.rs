@@ -125,7 +125,12 @@ impl<S: State + ?Sized> Ctx<'_, S> {
                 return false;
             }
         }
-        let node = self.table.node(slot).clone();
+        // Only ports with templated host networks, devices and reserved
+        // cores read the node here: a plain group does not touch it (the
+        // reference count alone is a write to a cold cache line).
+        let needs_node = !simple;
+        let node = needs_node.then(|| self.table.node(slot).clone());
+        let node_ref = || node.as_deref().expect("node read only when needed");
 
         if let Some(net) = g.network.as_ref().filter(|n| n.has_ports()) {
             if let Err(reason) = self.ports(slot) {
@@ -145,7 +150,7 @@ impl<S: State + ?Sized> Ctx<'_, S> {
                         .chain(net.dynamic.iter())
                         .map(|p| match p.host_network.as_str() {
                             "" => Some("default".to_string()),
-                            hn => Target::parse(hn).resolve(&*node).map(str::to_string),
+                            hn => Target::parse(hn).resolve(node_ref()).map(str::to_string),
                         })
                         .collect();
                     let Some(resolved) = resolved else {
@@ -175,7 +180,7 @@ impl<S: State + ?Sized> Ctx<'_, S> {
         if !g.devices.is_empty() {
             let proposed = self.proposed_allocs(slot);
             let used_ids = crate::devices::used_ids(proposed.iter().map(|(a, _)| &**a));
-            match crate::devices::assign(&node, &g.devices, &used_ids, &mut self.cache) {
+            match crate::devices::assign(node_ref(), &g.devices, &used_ids, &mut self.cache) {
                 Ok((offers, score)) => {
                     cand.devices = offers;
                     device_score = score;
@@ -189,7 +194,7 @@ impl<S: State + ?Sized> Ctx<'_, S> {
 
         if g.ask.cores > 0 {
             let proposed = self.proposed_allocs(slot);
-            let mut free = usable_cores(&node);
+            let mut free = usable_cores(node_ref());
             for (a, _) in &proposed {
                 for core in alloc_cores(a) {
                     free.retain(|c| *c != core);
@@ -209,7 +214,7 @@ impl<S: State + ?Sized> Ctx<'_, S> {
         }
 
         let ask = if g.ask.cores > 0 {
-            g.ask.total_on(mhz_per_core(&node))
+            g.ask.total_on(mhz_per_core(node_ref()))
         } else {
             g.ask.total
         };

@@ -44,6 +44,52 @@ impl NodeUsage {
     }
 }
 
+/// What the scheduler's candidate walk reads of a node, kept by a store
+/// beside its list of schedulable nodes (see
+/// [`State::schedulable_node_facts`]): an evaluation visits thousands of
+/// nodes, and reading one compact array is far cheaper than reading
+/// thousands of node objects scattered over the heap. Names are shared
+/// strings; nodes with the same datacenter or class should share one
+/// allocation (the scheduler remembers what it learnt per string).
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeFacts {
+    /// The node's ID, as [`State::shared_node_id`] returns it.
+    pub id: Arc<str>,
+    /// `Node.Datacenter`.
+    pub datacenter: Arc<str>,
+    /// `Node.ComputedClass` (computed when the node has none).
+    pub computed_class: Arc<str>,
+    /// `Node.NodeClass`.
+    pub node_class: Arc<str>,
+    /// Total capacity ([`crate::resources::node_capacity`]).
+    pub capacity: Res,
+    /// What the node keeps for itself ([`crate::resources::node_reserved`]).
+    pub reserved: Res,
+    /// `node_max_allocs` (0: no limit).
+    pub max_allocs: i64,
+}
+
+impl NodeFacts {
+    /// The facts of `node`, its names made shared by `share` (which should
+    /// hand out one `Arc` per distinct string) and its ID `id`.
+    pub fn of(node: &Node, id: Arc<str>, mut share: impl FnMut(&str) -> Arc<str>) -> Self {
+        let computed_class = if node.computed_class.is_empty() {
+            share(&node.compute_class())
+        } else {
+            share(&node.computed_class)
+        };
+        NodeFacts {
+            id,
+            datacenter: share(&node.datacenter),
+            computed_class,
+            node_class: share(&node.node_class),
+            capacity: crate::resources::node_capacity(node),
+            reserved: crate::resources::node_reserved(node),
+            max_allocs: node.node_max_allocs,
+        }
+    }
+}
+
 /// A consistent, read-only snapshot of the cluster.
 pub trait State {
     /// Every node, in a stable order (see the module documentation).
@@ -79,6 +125,15 @@ pub trait State {
     /// has the scheduler filter [`State::nodes_by_pool`] itself. Worth
     /// keeping for large clusters: every evaluation starts from it.
     fn schedulable_nodes(&self, pool: &str) -> Option<Cow<'_, [Arc<Node>]>> {
+        let _ = pool;
+        None
+    }
+
+    /// For each node of [`State::schedulable_nodes`]`(pool)`, in the same
+    /// order, its [`NodeFacts`], when the store keeps them (`None`, the
+    /// default, has the scheduler read the nodes). Must describe exactly
+    /// the nodes that list returns.
+    fn schedulable_node_facts(&self, pool: &str) -> Option<Cow<'_, [NodeFacts]>> {
         let _ = pool;
         None
     }
@@ -119,6 +174,17 @@ pub trait State {
     /// The job's most recent deployment.
     fn latest_deployment_by_job(&self, namespace: &str, job_id: &str) -> Option<Arc<Deployment>>;
 
+    /// Every deployment of the job the store still holds, any order. The
+    /// scheduler reads them only to find the job version a replacement of
+    /// an old allocation must run while a newer version is canarying
+    /// (Nomad's latest promoted deployment). The default knows only the
+    /// latest one; a store that keeps older deployments should list them.
+    fn deployments_by_job(&self, namespace: &str, job_id: &str) -> Vec<Arc<Deployment>> {
+        self.latest_deployment_by_job(namespace, job_id)
+            .into_iter()
+            .collect()
+    }
+
     /// One deployment.
     fn deployment_by_id(&self, id: &str) -> Option<Arc<Deployment>>;
 
@@ -141,6 +207,9 @@ impl<S: State + ?Sized> State for &S {
     }
     fn schedulable_nodes(&self, pool: &str) -> Option<Cow<'_, [Arc<Node>]>> {
         (**self).schedulable_nodes(pool)
+    }
+    fn schedulable_node_facts(&self, pool: &str) -> Option<Cow<'_, [NodeFacts]>> {
+        (**self).schedulable_node_facts(pool)
     }
     fn node_by_id(&self, id: &str) -> Option<Arc<Node>> {
         (**self).node_by_id(id)
@@ -171,6 +240,9 @@ impl<S: State + ?Sized> State for &S {
     }
     fn deployment_by_id(&self, id: &str) -> Option<Arc<Deployment>> {
         (**self).deployment_by_id(id)
+    }
+    fn deployments_by_job(&self, namespace: &str, job_id: &str) -> Vec<Arc<Deployment>> {
+        (**self).deployments_by_job(namespace, job_id)
     }
     fn scheduler_config(&self) -> Cow<'_, SchedulerConfiguration> {
         (**self).scheduler_config()

@@ -99,6 +99,7 @@ impl<S: State> System<'_, '_, S> {
 
         let allocs = state.allocs_by_job(&eval.namespace, &eval.job_id);
         let tainted = tainted_nodes(state, &allocs);
+        let nodes: Vec<Arc<nomad_types::Node>> = nodes.iter().map(|n| n.arc().clone()).collect();
         let input = NodeInput {
             job: job.clone(),
             job_id: eval.job_id.clone(),
@@ -249,9 +250,13 @@ fn place_on_node<S: State>(
         ..SelectOptions::default()
     };
     let option = ctx.select(g, &opts, Source::Single(slot));
-    let mut metric =
-        ctx.metrics
-            .to_alloc_metric(&ctx.labels, &ctx.classes, &mut ctx.table, ctx.state);
+    let mut metric = ctx.metrics.to_alloc_metric(
+        &ctx.labels,
+        &ctx.classes,
+        &mut ctx.table,
+        ctx.state,
+        &mut ctx.map_memo,
+    );
 
     let Some(option) = option else {
         if metric.nodes_filtered > 0 {
@@ -310,6 +315,12 @@ fn place_on_node<S: State>(
     };
     if let Some(prev) = &p.previous_alloc {
         alloc.previous_allocation = prev.id.clone();
+    }
+    if p.canary && deployment_id.is_some() {
+        alloc.deployment_status = Some(nomad_types::AllocDeploymentStatus {
+            canary: true,
+            ..nomad_types::AllocDeploymentStatus::default()
+        });
     }
     for victim in &option.preempted {
         ctx.preempt(victim, &alloc.id);

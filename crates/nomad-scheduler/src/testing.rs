@@ -198,11 +198,36 @@ impl MemState {
                 self.put_alloc(evicted, index);
             }
         }
+        let mut fresh = Vec::new();
         for alloc in result.node_allocation.values().flatten() {
+            if !self.allocs.contains_key(&alloc.id) {
+                fresh.push(alloc.clone());
+            }
             self.put_alloc((**alloc).clone(), index);
         }
         if let Some(d) = &result.deployment {
-            self.deployments.insert(d.id.clone(), Arc::new(d.clone()));
+            let mut d = d.clone();
+            d.create_index = self
+                .deployments
+                .get(&d.id)
+                .map_or(index, |old| old.create_index);
+            d.modify_index = index;
+            self.deployments.insert(d.id.clone(), Arc::new(d));
+        }
+        // As Nomad's state store does: a new allocation of a deployment
+        // counts as placed in its group, and a canary is recorded by ID.
+        for alloc in fresh {
+            let Some(d) = self.deployments.get(&alloc.deployment_id) else {
+                continue;
+            };
+            let mut d = (**d).clone();
+            if let Some(s) = d.task_groups.get_mut(&alloc.task_group) {
+                s.placed_allocs += 1;
+                if alloc.deployment_status.as_ref().is_some_and(|s| s.canary) {
+                    s.placed_canaries.push(alloc.id.clone());
+                }
+            }
+            self.deployments.insert(d.id.clone(), Arc::new(d));
         }
         for u in &result.deployment_updates {
             if let Some(d) = self.deployments.get(&u.deployment_id) {
@@ -272,6 +297,14 @@ impl State for MemState {
 
     fn deployment_by_id(&self, id: &str) -> Option<Arc<Deployment>> {
         self.deployments.get(id).cloned()
+    }
+
+    fn deployments_by_job(&self, namespace: &str, job_id: &str) -> Vec<Arc<Deployment>> {
+        self.deployments
+            .values()
+            .filter(|d| d.namespace == namespace && d.job_id == job_id)
+            .cloned()
+            .collect()
     }
 
     fn scheduler_config(&self) -> Cow<'_, SchedulerConfiguration> {

@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use nomad_scheduler::resources::alloc_usage;
-use nomad_scheduler::{NodeUsage, PlanResult, State};
+use nomad_scheduler::{NodeFacts, NodeUsage, PlanResult, State};
 use nomad_types::consts::{alloc_client_status, alloc_desired_status};
 use nomad_types::{Allocation, Deployment, Job, Node, SchedulerConfiguration};
 
@@ -46,12 +46,21 @@ pub(crate) struct NodeSet {
     /// Nodes that take placements: all of them, and per pool.
     schedulable: Vec<Arc<Node>>,
     schedulable_by_pool: BTreeMap<String, Vec<Arc<Node>>>,
+    /// The scheduler's compact view of the same lists, same order.
+    schedulable_facts: Vec<NodeFacts>,
+    schedulable_facts_by_pool: BTreeMap<String, Vec<NodeFacts>>,
     by_dc: BTreeMap<String, Vec<Arc<Node>>>,
 }
 
 impl NodeSet {
     pub(crate) fn slot(&self, id: &str) -> Option<u32> {
         if let Some(&slot) = self.by_ptr.get(&(id.as_ptr() as usize)) {
+            // The interned ID (what `NodeFacts` carry) is checked without
+            // reading the node.
+            let interned = &self.ids[slot as usize];
+            if interned.as_ptr() == id.as_ptr() && interned.len() == id.len() {
+                return Some(slot);
+            }
             let own = &self.by_slot[slot as usize].id;
             if own.as_ptr() == id.as_ptr() && own.len() == id.len() {
                 return Some(slot);
@@ -92,6 +101,12 @@ impl NodeSet {
             .iter()
             .enumerate()
             .map(|(s, n)| (n.id.as_ptr() as usize, s as u32))
+            .chain(
+                self.ids
+                    .iter()
+                    .enumerate()
+                    .map(|(s, id)| (id.as_ptr() as usize, s as u32)),
+            )
             .collect();
         self.sorted = self.by_slot.clone();
         self.sorted.sort_by(|a, b| a.id.cmp(&b.id));
@@ -99,6 +114,17 @@ impl NodeSet {
         self.by_dc.clear();
         self.schedulable.clear();
         self.schedulable_by_pool.clear();
+        self.schedulable_facts.clear();
+        self.schedulable_facts_by_pool.clear();
+        let mut names: FxHashMap<String, Arc<str>> = FxHashMap::default();
+        let mut share = |s: &str| -> Arc<str> {
+            if let Some(a) = names.get(s) {
+                return a.clone();
+            }
+            let a: Arc<str> = Arc::from(s);
+            names.insert(s.to_string(), a.clone());
+            a
+        };
         for n in &self.sorted {
             if n.is_schedulable() {
                 self.schedulable.push(n.clone());
@@ -106,6 +132,16 @@ impl NodeSet {
                     .entry(n.node_pool.clone())
                     .or_default()
                     .push(n.clone());
+                let id = match self.slot_of.get(n.id.as_str()) {
+                    Some(&s) => self.ids[s as usize].clone(),
+                    None => Arc::from(n.id.as_str()),
+                };
+                let facts = NodeFacts::of(n, id, &mut share);
+                self.schedulable_facts.push(facts.clone());
+                self.schedulable_facts_by_pool
+                    .entry(n.node_pool.clone())
+                    .or_default()
+                    .push(facts);
             }
             self.by_pool
                 .entry(n.node_pool.clone())
@@ -609,6 +645,18 @@ impl State for Store {
         Some(Cow::Borrowed(list))
     }
 
+    fn schedulable_node_facts(&self, pool: &str) -> Option<Cow<'_, [NodeFacts]>> {
+        let list = if pool == nomad_types::consts::job_defaults::NODE_POOL_ALL {
+            self.nodes.schedulable_facts.as_slice()
+        } else {
+            self.nodes
+                .schedulable_facts_by_pool
+                .get(pool)
+                .map_or(&[][..], Vec::as_slice)
+        };
+        Some(Cow::Borrowed(list))
+    }
+
     fn node_by_id(&self, id: &str) -> Option<Arc<Node>> {
         let slot = self.nodes.slot(id)?;
         self.nodes.by_slot.get(slot as usize).cloned()
@@ -669,6 +717,17 @@ impl State for Store {
 
     fn deployment_by_id(&self, id: &str) -> Option<Arc<Deployment>> {
         self.deployments.get(id).cloned()
+    }
+
+    fn deployments_by_job(&self, namespace: &str, job_id: &str) -> Vec<Arc<Deployment>> {
+        let mut out: Vec<Arc<Deployment>> = self
+            .deployments
+            .values()
+            .filter(|d| d.namespace == namespace && d.job_id == job_id)
+            .cloned()
+            .collect();
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        out
     }
 
     fn scheduler_config(&self) -> Cow<'_, SchedulerConfiguration> {

@@ -334,3 +334,149 @@ fn invalid_input_is_an_error_not_a_panic() {
     let r = s.run().unwrap();
     assert_eq!(r.unplaced(), 1);
 }
+
+/// Hides the store's node facts: the scheduler then reads every node
+/// itself, the path any other store takes.
+struct WithoutFacts<'a>(&'a crate::Store);
+
+impl State for WithoutFacts<'_> {
+    fn nodes(&self) -> std::borrow::Cow<'_, [Arc<nomad_types::Node>]> {
+        self.0.nodes()
+    }
+    fn nodes_by_pool(&self, pool: &str) -> std::borrow::Cow<'_, [Arc<nomad_types::Node>]> {
+        self.0.nodes_by_pool(pool)
+    }
+    fn schedulable_nodes(
+        &self,
+        pool: &str,
+    ) -> Option<std::borrow::Cow<'_, [Arc<nomad_types::Node>]>> {
+        self.0.schedulable_nodes(pool)
+    }
+    fn node_by_id(&self, id: &str) -> Option<Arc<nomad_types::Node>> {
+        self.0.node_by_id(id)
+    }
+    fn allocs_by_node(&self, node_id: &str) -> std::borrow::Cow<'_, [Arc<Allocation>]> {
+        self.0.allocs_by_node(node_id)
+    }
+    fn node_usage(&self, node_id: &str) -> nomad_scheduler::NodeUsage {
+        self.0.node_usage(node_id)
+    }
+    fn shared_node_id(&self, node: &nomad_types::Node) -> Arc<str> {
+        self.0.shared_node_id(node)
+    }
+    fn allocs_by_job(&self, ns: &str, job_id: &str) -> std::borrow::Cow<'_, [Arc<Allocation>]> {
+        self.0.allocs_by_job(ns, job_id)
+    }
+    fn alloc_by_id(&self, id: &str) -> Option<Arc<Allocation>> {
+        self.0.alloc_by_id(id)
+    }
+    fn job_by_id(&self, ns: &str, id: &str) -> Option<Arc<nomad_types::Job>> {
+        self.0.job_by_id(ns, id)
+    }
+    fn job_by_id_and_version(&self, ns: &str, id: &str, v: u64) -> Option<Arc<nomad_types::Job>> {
+        self.0.job_by_id_and_version(ns, id, v)
+    }
+    fn latest_deployment_by_job(
+        &self,
+        ns: &str,
+        job_id: &str,
+    ) -> Option<Arc<nomad_types::Deployment>> {
+        self.0.latest_deployment_by_job(ns, job_id)
+    }
+    fn deployment_by_id(&self, id: &str) -> Option<Arc<nomad_types::Deployment>> {
+        self.0.deployment_by_id(id)
+    }
+    fn scheduler_config(&self) -> std::borrow::Cow<'_, nomad_types::SchedulerConfiguration> {
+        self.0.scheduler_config()
+    }
+    fn latest_index(&self) -> u64 {
+        self.0.latest_index()
+    }
+}
+
+/// Keeps every plan, commits it whole.
+#[derive(Default)]
+struct Keep(Vec<Plan>);
+
+impl<S> Planner<S> for Keep {
+    fn submit_plan(
+        &mut self,
+        plan: &Plan,
+    ) -> Result<nomad_scheduler::Submission<S>, nomad_scheduler::PlannerError> {
+        self.0.push(plan.clone());
+        Ok(nomad_scheduler::Submission::new(
+            nomad_scheduler::PlanResult::committed(plan, 1),
+        ))
+    }
+    fn update_eval(
+        &mut self,
+        _: &nomad_types::Evaluation,
+    ) -> Result<(), nomad_scheduler::PlannerError> {
+        Ok(())
+    }
+    fn create_eval(
+        &mut self,
+        _: &nomad_types::Evaluation,
+    ) -> Result<(), nomad_scheduler::PlannerError> {
+        Ok(())
+    }
+    fn reblock_eval(
+        &mut self,
+        _: &nomad_types::Evaluation,
+    ) -> Result<(), nomad_scheduler::PlannerError> {
+        Ok(())
+    }
+}
+
+#[test]
+fn node_facts_change_no_decision() {
+    let mut s = sim(1);
+    for (i, dc) in ["dc1", "dc2", "dc3"].into_iter().enumerate() {
+        s.add_node_group(
+            &NodeGroup::new(format!("g{i}"), 40)
+                .datacenter(dc)
+                .class(format!("class-{}", i % 2))
+                .cpu(4000, 4)
+                .memory(8192)
+                .meta("tier", [if i == 1 { "gold" } else { "plain" }]),
+        );
+    }
+    s.add_jobs(
+        &JobTemplate::new("base", 150)
+            .datacenters(["dc*"])
+            .resources(700, 900),
+    )
+    .unwrap();
+    s.run().unwrap();
+    let mut spread = JobTemplate::new("spread", 60)
+        .datacenters(["dc1", "dc3"])
+        .resources(300, 256);
+    spread.affinities.push(Affinity {
+        l_target: "${meta.tier}".into(),
+        operand: "=".into(),
+        r_target: "plain".into(),
+        weight: Some(50),
+    });
+    let gold = JobTemplate::new("gold", 30)
+        .datacenters(["dc*"])
+        .resources(500, 512)
+        .constraint("${meta.tier}", "=", "gold");
+    for t in [spread, gold] {
+        let job = s.add_jobs(&t).unwrap().remove(0);
+        let eval = eval_for(&job, "7f0c3e0a-8d2b-4c1e-9a57-0000000000aa");
+        let options = nomad_scheduler::SchedulerOptions { now: 0, seed: 7 };
+        let (mut with, mut without) = (Keep::default(), Keep::default());
+        let a = nomad_scheduler::process_eval(s.store(), &mut with, &eval, &options).unwrap();
+        let b =
+            nomad_scheduler::process_eval(&WithoutFacts(s.store()), &mut without, &eval, &options)
+                .unwrap();
+        assert!(a.allocs_placed > 0);
+        assert_eq!(a.allocs_placed, b.allocs_placed);
+        assert_eq!(
+            format!("{:?}", with.0),
+            format!("{:?}", without.0),
+            "the same plans for {}",
+            job.id()
+        );
+    }
+}

@@ -15,6 +15,7 @@ mod json;
 mod preemption;
 mod ranking;
 mod system;
+mod versions;
 
 /// A cluster and a planner committing into it.
 pub(crate) struct H {
