@@ -525,9 +525,18 @@ impl Inner {
 
     async fn sync_loop(self: Arc<Self>) {
         let mut attempt = 0;
+        // Updates go out at most once per `update_interval`; the first
+        // change after a quiet interval goes at once (a task that just
+        // started is reported running in milliseconds, not after the
+        // batching window), later ones gather until the interval is over.
+        let mut last_sent: Option<std::time::Instant> = None;
         loop {
             self.dirty.notify.notified().await;
-            tokio::time::sleep(self.config.update_interval).await;
+            if let Some(t) = last_sent {
+                let next = t + self.config.update_interval;
+                tokio::time::sleep_until(next.into()).await;
+            }
+            last_sent = Some(std::time::Instant::now());
             self.wait_registered().await;
             let ids = self.dirty.take();
             if ids.is_empty() {

@@ -340,16 +340,27 @@ pub(crate) async fn run_dispatcher(server: Server) {
             .min()
             .map(|n| Duration::from_nanos((n - now).max(0) as u64 + 1_000_000));
         let changed = reader.wait_past(&[Table::Jobs], jobs_index);
-        match wait {
+        let woke_by_change = match wait {
             Some(d) => {
                 tokio::select! {
-                    _ = changed => {}
-                    _ = tokio::time::sleep(d) => {}
+                    _ = changed => true,
+                    _ = tokio::time::sleep(d) => false,
                 }
             }
             None => {
                 changed.await;
+                true
             }
+        };
+        if woke_by_change {
+            // A sync reads every job; under a stream of registrations the
+            // jobs table changes thousands of times a second. One sync per
+            // window instead of one per change (launch times come from the
+            // schedule, not from when the dispatcher looks).
+            tokio::time::sleep(SYNC_COALESCE).await;
         }
     }
 }
+
+/// How long the dispatcher lets job changes accumulate before it syncs.
+const SYNC_COALESCE: Duration = Duration::from_millis(100);

@@ -60,6 +60,10 @@ impl State for StateSnapshot {
         StateSnapshot::latest_deployment_by_job(self, namespace, job_id)
     }
 
+    fn deployments_by_job(&self, namespace: &str, job_id: &str) -> Vec<Arc<Deployment>> {
+        StateSnapshot::deployments_by_job(self, namespace, job_id).to_vec()
+    }
+
     fn deployment_by_id(&self, id: &str) -> Option<Arc<Deployment>> {
         StateSnapshot::deployment_by_id(self, id)
     }
