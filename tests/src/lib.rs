@@ -194,6 +194,18 @@ impl DevAgent {
         format!("{}\n{}", read("out"), read("err"))
     }
 
+    /// Sends `signal` (a name `kill` knows: `STOP`, `CONT`, ...) to the
+    /// agent: SIGSTOP/SIGCONT make a client unreachable and bring it back
+    /// with its tasks untouched, as a network partition would.
+    pub fn signal(&self, signal: &str) {
+        let pid = self.child.id().to_string();
+        let ok = Command::new("kill")
+            .args([format!("-{signal}").as_str(), &pid])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill -{signal} {pid} failed");
+    }
+
     /// Kills the agent with SIGKILL (no shutdown at all) and reaps it.
     pub fn kill9(&mut self) {
         let _ = self.child.kill();

@@ -1,7 +1,9 @@
 //! Healing with real processes: one `nomad-server` and two `nomad-client`s.
 //! A client killed with SIGKILL goes down after its heartbeat TTL and its
 //! allocation is replaced on the other client; the client comes back on its
-//! data dir; then `node drain` empties a node into the other one.
+//! data dir; then `node drain` empties a node into the other one. A client
+//! cut off (SIGSTOP) with a `disconnect` block goes `disconnected`, its
+//! allocation `unknown` and replaced; back (SIGCONT), it keeps the original.
 
 use nomad_e2e::{free_port, nomad_at, DevAgent};
 
@@ -64,10 +66,9 @@ job "{name}" {{
     )
 }
 
-#[test]
-fn a_killed_client_is_replaced_and_a_drain_empties_a_node() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let d = dir.path();
+/// One server (1 s heartbeat TTL and grace) and configs for clients c1 and
+/// c2 in `d`: the server and its HTTP address.
+fn one_server(d: &std::path::Path) -> (DevAgent, String) {
     let (http, rpc, serf) = (free_port(), free_port(), free_port());
     std::fs::write(
         d.join("server.hcl"),
@@ -99,15 +100,25 @@ fn a_killed_client_is_replaced_and_a_drain_empties_a_node() {
         Some(http),
     );
     let addr = server.addr.clone();
-    let spawn_client = |c: &str| {
-        DevAgent::spawn(
-            "nomad-client",
-            &["-config", &format!("{c}.hcl")],
-            d,
-            c,
-            None,
-        )
-    };
+    (server, addr)
+}
+
+fn spawn_client(d: &std::path::Path, c: &str) -> DevAgent {
+    DevAgent::spawn(
+        "nomad-client",
+        &["-config", &format!("{c}.hcl")],
+        d,
+        c,
+        None,
+    )
+}
+
+#[test]
+fn a_killed_client_is_replaced_and_a_drain_empties_a_node() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let (server, addr) = one_server(d);
+    let spawn_client = |c: &str| spawn_client(d, c);
     let mut clients = vec![Some(spawn_client("c1")), Some(spawn_client("c2"))];
     server.wait_for("two ready clients", 30, || {
         node_rows(d, &addr)
@@ -222,5 +233,125 @@ fn a_killed_client_is_replaced_and_a_drain_empties_a_node() {
     for j in ["one", "four"] {
         let _ = nomad_at(d, &addr, &["job", "stop", "-detach", j]);
     }
+    drop(clients);
+}
+
+#[test]
+fn a_disconnected_client_keeps_its_allocation_when_it_comes_back() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let (server, addr) = one_server(d);
+    let clients = [spawn_client(d, "c1"), spawn_client(d, "c2")];
+    server.wait_for("two ready clients", 30, || {
+        node_rows(d, &addr)
+            .iter()
+            .filter(|n| n.3 == "ready")
+            .count()
+            == 2
+    });
+    std::fs::write(
+        d.join("dis.nomad.hcl"),
+        r#"
+job "dis" {
+  datacenters = ["dc1"]
+  group "g" {
+    count = 1
+    disconnect {
+      lost_after = "1h"
+      replace    = true
+      reconcile  = "keep_original"
+    }
+    update {
+      min_healthy_time = "1s"
+    }
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sleep"
+        args    = ["120"]
+      }
+      resources {
+        cpu    = 50
+        memory = 32
+      }
+    }
+  }
+}
+"#,
+    )
+    .expect("job");
+    let r = nomad_at(d, &addr, &["job", "run", "-detach", "dis.nomad.hcl"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let mut original = (String::new(), String::new());
+    server.wait_for("the allocation running", 30, || {
+        match allocs(d, &addr, "dis")
+            .into_iter()
+            .find(|a| a.3 == "running")
+        {
+            Some(a) => {
+                original = (a.0, a.1);
+                true
+            }
+            None => false,
+        }
+    });
+    // An allocation of a deployment still under way is not replaced
+    // (Nomad's rule): let the deployment finish first.
+    server.wait_for("the deployment successful", 30, || {
+        let out = nomad_at(d, &addr, &["job", "status", "dis"]).stdout;
+        out.lines()
+            .skip_while(|l| !l.starts_with("Latest Deployment"))
+            .any(|l| l.starts_with("Status") && l.contains("successful"))
+    });
+    let host = node_rows(d, &addr)
+        .into_iter()
+        .find(|n| n.0 == original.1)
+        .expect("its node")
+        .1;
+    let cut = clients
+        .iter()
+        .find(|c| c.name() == host)
+        .expect("the client running it");
+
+    // Cut off: the node goes disconnected (not down), the allocation
+    // unknown, and a replacement runs on the other client.
+    cut.signal("STOP");
+    server.wait_for(
+        "the node disconnected, its allocation unknown and replaced",
+        30,
+        || {
+            let disconnected = node_rows(d, &addr)
+                .iter()
+                .any(|n| n.1 == host && n.3 == "disconnected");
+            let a = allocs(d, &addr, "dis");
+            let unknown = a.iter().any(|x| x.0 == original.0 && x.3 == "unknown");
+            let replaced = a
+                .iter()
+                .any(|x| x.1 != original.1 && x.2 == "run" && x.3 == "running");
+            disconnected && unknown && replaced
+        },
+    );
+
+    // Back: keep_original keeps it running and stops the replacement.
+    cut.signal("CONT");
+    server.wait_for(
+        "the original running again and the replacement stopped",
+        30,
+        || {
+            let ready = node_rows(d, &addr)
+                .iter()
+                .any(|n| n.1 == host && n.3 == "ready");
+            let a = allocs(d, &addr, "dis");
+            let original_runs = a
+                .iter()
+                .any(|x| x.0 == original.0 && x.2 == "run" && x.3 == "running");
+            let replacement_stopped = a
+                .iter()
+                .filter(|x| x.1 != original.1)
+                .all(|x| x.2 == "stop");
+            ready && original_runs && replacement_stopped
+        },
+    );
+    let _ = nomad_at(d, &addr, &["job", "stop", "-detach", "dis"]);
     drop(clients);
 }
