@@ -352,6 +352,14 @@ job "dis" {
             ready && original_runs && replacement_stopped
         },
     );
-    let _ = nomad_at(d, &addr, &["job", "stop", "-detach", "dis"]);
+    // Tasks outlive their agent (as in Nomad): stop them before the
+    // clients go.
+    let r = nomad_at(d, &addr, &["job", "stop", "-detach", "dis"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    server.wait_for("the job's tasks stopped", 30, || {
+        allocs(d, &addr, "dis")
+            .iter()
+            .all(|a| a.3 != "running" && a.3 != "pending")
+    });
     drop(clients);
 }
