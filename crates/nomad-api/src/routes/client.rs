@@ -60,12 +60,84 @@ pub(crate) trait ClientSide: Send + Sync {
     async fn alloc_exec(&self, req: ExecStart, io: ExecChannels) -> Result<i32, ClusterError>;
 }
 
+/// The methods of [`ClientSide`] that both adapters hand to their inner
+/// `self.0` unchanged (the [`ClusterApi`] and [`ClientFs`] methods of the
+/// same names); only `resolve_alloc` differs between them.
+/// (`#[async_trait]` must see the methods, so the macro writes the whole
+/// impl; each type has an inherent `resolve`.)
+macro_rules! client_side_impl {
+    ($ty:ty) => {
+        #[async_trait]
+        impl ClientSide for $ty {
+            fn resolve_alloc(&self, id: &str) -> Result<String, ClusterError> {
+                self.resolve(id)
+            }
+            async fn alloc_logs(&self, req: LogsRequest) -> Result<ByteStream, ClusterError> {
+                self.0.alloc_logs(req).await
+            }
+            async fn alloc_fs_list(
+                &self,
+                alloc_id: String,
+                path: String,
+            ) -> Result<Vec<AllocFileInfo>, ClusterError> {
+                self.0.alloc_fs_list(alloc_id, path).await
+            }
+            async fn alloc_fs_stat(
+                &self,
+                alloc_id: String,
+                path: String,
+            ) -> Result<AllocFileInfo, ClusterError> {
+                self.0.alloc_fs_stat(alloc_id, path).await
+            }
+            async fn alloc_fs_cat(
+                &self,
+                alloc_id: String,
+                path: String,
+            ) -> Result<ByteStream, ClusterError> {
+                self.0.alloc_fs_cat(alloc_id, path).await
+            }
+            async fn host_stats(&self) -> Result<HostStats, ClusterError> {
+                self.0.host_stats().await
+            }
+            async fn alloc_stats(
+                &self,
+                alloc_id: String,
+                task: Option<String>,
+            ) -> Result<AllocResourceUsage, ClusterError> {
+                self.0.alloc_stats(alloc_id, task).await
+            }
+            async fn alloc_restart(
+                &self,
+                alloc_id: String,
+                task: Option<String>,
+            ) -> Result<(), ClusterError> {
+                self.0.alloc_restart(alloc_id, task).await
+            }
+            async fn alloc_signal(
+                &self,
+                alloc_id: String,
+                task: Option<String>,
+                signal: String,
+            ) -> Result<(), ClusterError> {
+                self.0.alloc_signal(alloc_id, task, signal).await
+            }
+            async fn alloc_exec(
+                &self,
+                req: ExecStart,
+                io: ExecChannels,
+            ) -> Result<i32, ClusterError> {
+                self.0.alloc_exec(req, io).await
+            }
+        }
+    };
+}
+
 /// The client routes of an agent with a server.
 pub(crate) struct ViaCluster<'a>(pub &'a dyn ClusterApi);
 
-#[async_trait]
-impl ClientSide for ViaCluster<'_> {
-    fn resolve_alloc(&self, id: &str) -> Result<String, ClusterError> {
+impl ViaCluster<'_> {
+    /// An allocation the state knows.
+    fn resolve(&self, id: &str) -> Result<String, ClusterError> {
         let snap = self.0.state()?.snapshot();
         if snap.alloc_by_id(id).is_some() {
             return Ok(id.to_string());
@@ -74,121 +146,19 @@ impl ClientSide for ViaCluster<'_> {
             "Unknown allocation \"{id}\""
         )))
     }
-    async fn alloc_logs(&self, req: LogsRequest) -> Result<ByteStream, ClusterError> {
-        self.0.alloc_logs(req).await
-    }
-    async fn alloc_fs_list(
-        &self,
-        alloc_id: String,
-        path: String,
-    ) -> Result<Vec<AllocFileInfo>, ClusterError> {
-        self.0.alloc_fs_list(alloc_id, path).await
-    }
-    async fn alloc_fs_stat(
-        &self,
-        alloc_id: String,
-        path: String,
-    ) -> Result<AllocFileInfo, ClusterError> {
-        self.0.alloc_fs_stat(alloc_id, path).await
-    }
-    async fn alloc_fs_cat(
-        &self,
-        alloc_id: String,
-        path: String,
-    ) -> Result<ByteStream, ClusterError> {
-        self.0.alloc_fs_cat(alloc_id, path).await
-    }
-    async fn host_stats(&self) -> Result<HostStats, ClusterError> {
-        self.0.host_stats().await
-    }
-    async fn alloc_stats(
-        &self,
-        alloc_id: String,
-        task: Option<String>,
-    ) -> Result<AllocResourceUsage, ClusterError> {
-        self.0.alloc_stats(alloc_id, task).await
-    }
-    async fn alloc_restart(
-        &self,
-        alloc_id: String,
-        task: Option<String>,
-    ) -> Result<(), ClusterError> {
-        self.0.alloc_restart(alloc_id, task).await
-    }
-    async fn alloc_signal(
-        &self,
-        alloc_id: String,
-        task: Option<String>,
-        signal: String,
-    ) -> Result<(), ClusterError> {
-        self.0.alloc_signal(alloc_id, task, signal).await
-    }
-    async fn alloc_exec(&self, req: ExecStart, io: ExecChannels) -> Result<i32, ClusterError> {
-        self.0.alloc_exec(req, io).await
-    }
 }
+client_side_impl!(ViaCluster<'_>);
 
 /// The client routes of a client-only agent: its client answers them.
 pub(crate) struct Direct(pub Arc<dyn ClientFs>);
 
-#[async_trait]
-impl ClientSide for Direct {
-    fn resolve_alloc(&self, id: &str) -> Result<String, ClusterError> {
+impl Direct {
+    /// Any ID: the client answers for its own allocations.
+    fn resolve(&self, id: &str) -> Result<String, ClusterError> {
         Ok(id.to_string())
     }
-    async fn alloc_logs(&self, req: LogsRequest) -> Result<ByteStream, ClusterError> {
-        self.0.alloc_logs(req).await
-    }
-    async fn alloc_fs_list(
-        &self,
-        alloc_id: String,
-        path: String,
-    ) -> Result<Vec<AllocFileInfo>, ClusterError> {
-        self.0.alloc_fs_list(alloc_id, path).await
-    }
-    async fn alloc_fs_stat(
-        &self,
-        alloc_id: String,
-        path: String,
-    ) -> Result<AllocFileInfo, ClusterError> {
-        self.0.alloc_fs_stat(alloc_id, path).await
-    }
-    async fn alloc_fs_cat(
-        &self,
-        alloc_id: String,
-        path: String,
-    ) -> Result<ByteStream, ClusterError> {
-        self.0.alloc_fs_cat(alloc_id, path).await
-    }
-    async fn host_stats(&self) -> Result<HostStats, ClusterError> {
-        self.0.host_stats().await
-    }
-    async fn alloc_stats(
-        &self,
-        alloc_id: String,
-        task: Option<String>,
-    ) -> Result<AllocResourceUsage, ClusterError> {
-        self.0.alloc_stats(alloc_id, task).await
-    }
-    async fn alloc_restart(
-        &self,
-        alloc_id: String,
-        task: Option<String>,
-    ) -> Result<(), ClusterError> {
-        self.0.alloc_restart(alloc_id, task).await
-    }
-    async fn alloc_signal(
-        &self,
-        alloc_id: String,
-        task: Option<String>,
-        signal: String,
-    ) -> Result<(), ClusterError> {
-        self.0.alloc_signal(alloc_id, task, signal).await
-    }
-    async fn alloc_exec(&self, req: ExecStart, io: ExecChannels) -> Result<i32, ClusterError> {
-        self.0.alloc_exec(req, io).await
-    }
 }
+client_side_impl!(Direct);
 
 /// `GET /v1/client/stats`.
 pub(crate) async fn stats(c: &dyn ClientSide, req: &Req) -> Result<Reply, ClusterError> {
