@@ -133,3 +133,35 @@ async fn below_the_threshold_or_disabled_nothing_is_marked() {
         s.shutdown().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disconnected_node_takes_only_unknown_markings() {
+    let s = testing::start(testing::test_config()).await.expect("start");
+    let c = SimClient::join(&s, testing::node("away", 4000, 8192))
+        .await
+        .expect("join");
+    let id = c.node.id.clone();
+    s.node_update_status(
+        &id,
+        &c.node.secret_id,
+        nomad_types::consts::node_status::DISCONNECTED,
+    )
+    .await
+    .expect("disconnect");
+    let snap = s.state().snapshot();
+    let mut plan = oversized_plan(&id);
+    let err = nomad_server::plan_apply::evaluate_node(&snap, &plan, &id)
+        .expect_err("a placement on a disconnected node");
+    assert_eq!(err, "node is disconnected and contains invalid updates");
+    for allocs in plan.node_allocation.values_mut() {
+        for a in allocs.iter_mut() {
+            Arc::make_mut(a).client_status =
+                nomad_types::consts::alloc_client_status::UNKNOWN.into();
+        }
+    }
+    assert_eq!(
+        nomad_server::plan_apply::evaluate_node(&snap, &plan, &id),
+        Ok(())
+    );
+    s.shutdown().await;
+}
