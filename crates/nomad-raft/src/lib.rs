@@ -1,8 +1,9 @@
 //! Consensus for Nomad servers.
 //!
 //! Owns: a TiKV raft-rs [`RawNode`](raft::RawNode) driven by a dedicated thread; the Raft log,
-//! hard state and snapshots in RocksDB ([`RocksStorage`]; only the snapshot's metadata stays
-//! in memory); the TCP transport between servers ([`TcpTransport`], with its own listener or
+//! hard state and snapshot metadata in RocksDB ([`RocksStorage`]; the newest 64 MiB of
+//! entries also in memory; the snapshot image streamed from the state machine into a file of
+//! its own, never built in memory whole); the TCP transport between servers ([`TcpTransport`], with its own listener or
 //! fed by another one through a [`RaftAcceptor`]); log compaction with state-machine snapshots and snapshot transfer;
 //! membership changes; ReadIndex reads; forwarding of follower proposals to the leader;
 //! leader and last-contact information for API headers; cluster formation helpers
@@ -24,7 +25,8 @@
 //!   Proposals queued in one round go to raft as a single multi-entry `MsgPropose`, so one
 //!   disk sync and one append message per follower cover the whole batch.
 //! * **Durability order** (raft-rs's documented Ready handling): the leader's messages go out
-//!   first; snapshot + entries + hard state are written in one RocksDB write batch, synced
+//!   first; a received snapshot's image file is written and synced, then its metadata +
+//!   entries + hard state are written in one RocksDB write batch, synced
 //!   whenever raft says so (`must_sync`), *before* any message that depends on them (votes,
 //!   append acknowledgements); then committed entries are applied and the `LightReady` is
 //!   handled the same way.
