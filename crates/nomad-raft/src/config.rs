@@ -24,9 +24,14 @@ pub struct Config {
     pub heartbeat_ticks: usize,
     /// At most this many queued requests/messages are taken into one Ready (one disk sync).
     pub max_batch: usize,
-    /// Take an FSM snapshot and compact the log once this many entries were applied since
-    /// the last snapshot.
+    /// Take an FSM snapshot and compact the log when, at a snapshot check (see
+    /// `snapshot_interval`), at least this many entries were applied since the last snapshot.
     pub snapshot_threshold: u64,
+    /// How often a snapshot is considered (hashicorp/raft's `SnapshotInterval`, Nomad's
+    /// `raft_snapshot_interval`): each check comes after this interval plus a random jitter of
+    /// up to the interval, so servers do not snapshot in step. Snapshots a follower needs are
+    /// taken at once, whatever the interval.
+    pub snapshot_interval: Duration,
     /// Entries kept in the log behind a snapshot so that slightly lagging followers catch up
     /// from the log instead of a snapshot.
     pub trailing_logs: u64,
@@ -58,6 +63,7 @@ impl Default for Config {
             heartbeat_ticks: 2,
             max_batch: 4096,
             snapshot_threshold: 8192,
+            snapshot_interval: Duration::from_secs(120),
             trailing_logs: 1024,
             request_timeout: Duration::from_secs(10),
             forward_proposals: true,
@@ -103,6 +109,9 @@ impl Config {
         if self.snapshot_threshold == 0 {
             problems.push("snapshot_threshold must be > 0".to_string());
         }
+        if self.snapshot_interval.is_zero() {
+            problems.push("snapshot_interval must be > 0".to_string());
+        }
         if self.max_inflight_msgs == 0 {
             problems.push("max_inflight_msgs must be > 0".to_string());
         }
@@ -117,6 +126,12 @@ impl Config {
     pub(crate) fn request_timeout_ticks(&self) -> u64 {
         let t = self.request_timeout.as_nanos() / self.tick_interval.as_nanos().max(1);
         (t as u64).max(1)
+    }
+
+    /// The snapshot interval in ticks (at least one, rounded up).
+    pub(crate) fn snapshot_interval_ticks(&self) -> u64 {
+        let tick = self.tick_interval.as_nanos().max(1);
+        (self.snapshot_interval.as_nanos().div_ceil(tick) as u64).max(1)
     }
 
     pub(crate) fn to_raft(&self, applied: u64) -> raft::Config {

@@ -3,6 +3,11 @@
 
 use std::collections::BTreeMap;
 
+/// Writes a state machine image captured at one point in time; it may run on another thread
+/// while the state machine goes on applying entries. See [`StateMachine::snapshot_writer`].
+pub type SnapshotWriter =
+    Box<dyn FnOnce(&mut dyn std::io::Write) -> std::io::Result<()> + Send + 'static>;
+
 /// A deterministic state machine fed by committed Raft entries.
 ///
 /// Same shape as `nomad-state`'s FSM, so that any FSM plugs in without this crate depending on
@@ -19,6 +24,14 @@ pub trait StateMachine: Send + 'static {
     /// its snapshots this way, straight into the snapshot file).
     fn write_snapshot(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
         w.write_all(&self.snapshot())
+    }
+    /// A writer of the image of the state as it is now, to run on another thread: the node
+    /// then writes its snapshots in the background while it goes on applying entries. It must
+    /// write exactly the bytes [`StateMachine::write_snapshot`] writes now, and taking it must
+    /// be cheap (e.g. an O(1) clone of persistent maps). `None` (the default): the node writes
+    /// snapshots on its own thread with `write_snapshot`, stalling Raft meanwhile.
+    fn snapshot_writer(&self) -> Option<SnapshotWriter> {
+        None
     }
     /// Replaces the state with a snapshot image.
     fn restore(&mut self, data: &[u8]) -> Result<(), Box<dyn std::error::Error + Send + Sync>>;
@@ -38,6 +51,10 @@ impl<F: StateMachine> StateMachine for std::sync::Arc<std::sync::Mutex<F>> {
     }
     fn write_snapshot(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
         lock(self).write_snapshot(w)
+    }
+    /// Taken under the lock (only the point-in-time capture); the writer runs without it.
+    fn snapshot_writer(&self) -> Option<SnapshotWriter> {
+        lock(self).snapshot_writer()
     }
     fn restore(&mut self, data: &[u8]) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         lock(self).restore(data)
@@ -196,6 +213,13 @@ impl StateMachine for KvStateMachine {
         out
     }
 
+    /// A clone of the map (O(n), fine for a test state machine) written on the snapshot
+    /// thread.
+    fn snapshot_writer(&self) -> Option<SnapshotWriter> {
+        let copy = self.clone();
+        Some(Box::new(move |w| w.write_all(&copy.snapshot())))
+    }
+
     fn restore(&mut self, data: &[u8]) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         let mut rest = data;
         let applied = take_u64(&mut rest).ok_or("kv snapshot: truncated header")?;
@@ -237,5 +261,10 @@ mod tests {
         assert_eq!(other, kv);
         assert_eq!(other.digest(), kv.digest());
         assert!(other.restore(&snap[..snap.len() - 1]).is_err());
+        let writer = kv.snapshot_writer().expect("kv has a writer");
+        kv.apply(4, &KvCommand::Set(b"b".to_vec(), b"3".to_vec()).encode());
+        let mut written = Vec::new();
+        writer(&mut written).unwrap();
+        assert_eq!(written, snap, "the writer writes the state it was taken at");
     }
 }

@@ -3,7 +3,8 @@
 //! Owns: a TiKV raft-rs [`RawNode`](raft::RawNode) driven by a dedicated thread; the Raft log,
 //! hard state and snapshot metadata in RocksDB ([`RocksStorage`]; the newest 64 MiB of
 //! entries also in memory; the snapshot image streamed from the state machine into a file of
-//! its own, never built in memory whole); the TCP transport between servers ([`TcpTransport`], with its own listener or
+//! its own, never built in memory whole, by a background thread when the state machine can
+//! capture its state); the TCP transport between servers ([`TcpTransport`], with its own listener or
 //! fed by another one through a [`RaftAcceptor`]); log compaction with state-machine snapshots and snapshot transfer;
 //! membership changes; ReadIndex reads; forwarding of follower proposals to the leader;
 //! leader and last-contact information for API headers; cluster formation helpers
@@ -34,9 +35,18 @@
 //!   that proposed it answers when it applies that entry, so a write forwarded by a follower
 //!   resolves at the follower with its own FSM's result. A leader that sees a different entry
 //!   land at the index its proposal had fails it with [`RaftError::Dropped`].
-//! * **Snapshots** carry the FSM image plus the peer address book. The node takes one every
-//!   `snapshot_threshold` applied entries (keeping `trailing_logs` entries) and on demand when
-//!   a follower needs one the stored snapshot cannot serve (e.g. a server that joined later).
+//! * **Snapshots** carry the FSM image plus the peer address book. As in hashicorp/raft (and so
+//!   Nomad), the node considers one every `snapshot_interval` (120 s, plus a random jitter of
+//!   up to the interval) and takes it then if `snapshot_threshold` (8192) entries were applied
+//!   since the last, compacting the log down to `trailing_logs` entries behind it; a follower
+//!   that needs a snapshot the stored one cannot serve (e.g. a server that joined later) gets
+//!   one at once. When the state machine offers a point-in-time writer
+//!   ([`StateMachine::snapshot_writer`]; nomad-state's persistent maps clone in O(1)), the image
+//!   is written on a thread of its own into a staged file in the data directory's `snapshot/`
+//!   while the node goes on committing and applying; the node loop then renames it to
+//!   `snapshot/<index>-<term>.image`, records its metadata and compacts the log, unless a newer
+//!   snapshot was installed meanwhile. One is written at a time; a failed write is logged and
+//!   retried at the next check. Without a writer the image is streamed on the node thread.
 //!   On restart the FSM is restored from the latest snapshot and the log after it replayed.
 //! * **Cluster formation** follows Nomad: [`RaftHandle::bootstrap`] with all expected voters
 //!   (see [`BootstrapExpect`]); other servers start empty and receive a snapshot; later servers
@@ -45,7 +55,9 @@
 //!   that drops, duplicates, delays, reorders and partitions, with a seeded RNG.
 //!
 //! Limits: snapshots travel as one frame (`TcpOptions::max_frame`, 256 MiB by default) and are
-//! taken synchronously on the node thread; the transport has no TLS yet.
+//! read into memory whole to be sent or installed; between snapshots the log grows by up to two
+//! intervals' worth of entries (on disk; the newest 64 MiB also in memory), all replayed on
+//! restart; the transport has no TLS yet.
 
 mod config;
 mod core;
@@ -62,7 +74,7 @@ mod transport;
 pub use crate::config::Config;
 pub use crate::error::{RaftError, Result, StorageError};
 pub use crate::formation::BootstrapExpect;
-pub use crate::fsm::{KvCommand, KvStateMachine, StateMachine};
+pub use crate::fsm::{KvCommand, KvStateMachine, SnapshotWriter, StateMachine};
 pub use crate::node::{RaftHandle, RaftNode};
 pub use crate::status::{RaftStatus, Role, SINGLE_SERVER_WARNING};
 pub use crate::storage::{LogStore, MemStore, RocksStorage, FORMAT_VERSION, MARKER_FILE};

@@ -15,7 +15,7 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
-use crate::core::{Core, Membership, Output, Reply};
+use crate::core::{Core, Membership, Output, Reply, SnapshotWritten};
 use crate::error::{RaftError, Result};
 use crate::fsm::StateMachine;
 use crate::status::RaftStatus;
@@ -30,6 +30,8 @@ pub(crate) enum Event {
     Raft(Message),
     Unreachable(u64),
     SnapshotStatus(u64, bool),
+    /// A snapshot written in the background is ready to install.
+    SnapshotWritten(SnapshotWritten),
     Cmd(Command),
 }
 
@@ -70,8 +72,13 @@ impl RaftNode {
         mut transport: T,
         fsm: F,
     ) -> Result<(RaftHandle, JoinHandle<Result<()>>)> {
-        let core = Core::new(config.clone(), store, fsm)?;
-        let (tx, rx) = mpsc::channel();
+        let mut core = Core::new(config.clone(), store, fsm)?;
+        let (tx, rx) = mpsc::channel::<Event>();
+        let sink = tx.clone();
+        core.set_snapshot_sink(Arc::new(move |w| {
+            // Gone only when the node stopped; the staged file is removed at the next open.
+            let _ = sink.send(Event::SnapshotWritten(w));
+        }));
         let queued = Arc::new(AtomicUsize::new(0));
         transport.start(Inbox::new(tx.clone(), queued.clone(), INBOX_CAP))?;
         let (status_tx, status_rx) = watch::channel(core.status());
@@ -173,6 +180,7 @@ fn handle_event<S: LogStore, F: StateMachine>(
         }
         Event::Unreachable(id) => core.report_unreachable(id),
         Event::SnapshotStatus(id, ok) => core.report_snapshot(id, ok),
+        Event::SnapshotWritten(w) => core.snapshot_written(w),
         Event::Cmd(cmd) => match cmd {
             Command::Propose(data, reply) => core.propose(data, reply),
             Command::ReadIndex(reply) => core.read_index(reply),

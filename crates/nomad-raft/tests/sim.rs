@@ -203,6 +203,8 @@ fn minority_cannot_commit_and_deposed_leader_loses_uncommitted_entries() {
 fn snap_cfg() -> Config {
     Config {
         snapshot_threshold: 20,
+        // A check every tick.
+        snapshot_interval: Duration::from_millis(10),
         trailing_logs: 5,
         ..cfg()
     }
@@ -431,6 +433,7 @@ fn chaos(seed: u64, nodes: u64, ms: u64) -> ChaosOutcome {
         seed,
         Config {
             snapshot_threshold: 50,
+            snapshot_interval: Duration::from_millis(10),
             trailing_logs: 10,
             ..cfg()
         },

@@ -441,3 +441,95 @@ fn snapshot_images_are_streamed_to_a_file_and_older_ones_removed() {
     assert_eq!(st.stored_snapshot().data.as_ref(), b"five");
     assert_eq!(all(&st, 4, 7).len(), 3);
 }
+
+fn meta(index: u64, term: u64) -> raft::eraftpb::SnapshotMetadata {
+    let mut m = raft::eraftpb::SnapshotMetadata {
+        index,
+        term,
+        ..Default::default()
+    };
+    m.mut_conf_state().voters = vec![1];
+    m
+}
+
+fn image_files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir.join("snapshot"))
+        .expect("image dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_staged_snapshot_file_is_installed_and_compacts_the_log() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut st = RocksStorage::open(dir.path(), 1, "").expect("create");
+    let es: Vec<Entry> = (1..=8).map(|i| entry(i, 1, "x")).collect();
+    st.persist(None, &es, Some(&hs(1, 1, 8)), true)
+        .expect("persist");
+    let path = st
+        .stage_snapshot_file(6, 1)
+        .expect("stage")
+        .expect("RocksDB keeps snapshots in files");
+    assert!(path.starts_with(dir.path().join("snapshot")), "{path:?}");
+    assert_ne!(
+        st.stage_snapshot_file(6, 1).expect("stage").as_ref(),
+        Some(&path),
+        "every staged file is new"
+    );
+    // Another thread writes it; meanwhile a snapshot stored here leaves it alone.
+    fs::write(&path, b"six").expect("write staged");
+    st.save_snapshot_streamed(meta(3, 1), &mut |w| w.write_all(b"three"), 2)
+        .expect("older snapshot");
+    assert!(path.exists(), "a staged file survives other snapshots");
+    assert!(st
+        .install_snapshot_file(meta(6, 1), &path, 5)
+        .expect("install"));
+    assert!(!path.exists());
+    assert_eq!(st.snapshot_index(), 6);
+    assert_eq!(st.stored_snapshot().data.as_ref(), b"six");
+    assert_eq!(st.first_index().expect("first"), 5);
+    assert!(st
+        .entries(4, 6, None, GetEntriesContext::empty(false))
+        .is_err());
+    assert_eq!(all(&st, 5, 9).len(), 4);
+    drop(st);
+    // The other staged file was never written nor installed: gone at open.
+    let st = RocksStorage::open(dir.path(), 1, "").expect("reopen");
+    assert_eq!(image_files(dir.path()), ["6-1.image"]);
+    assert_eq!(st.stored_snapshot().data.as_ref(), b"six");
+    assert_eq!(st.first_index().expect("first"), 5);
+}
+
+#[test]
+fn a_staged_snapshot_behind_the_stored_one_is_discarded() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut st = RocksStorage::open(dir.path(), 1, "").expect("create");
+    let es: Vec<Entry> = (1..=8).map(|i| entry(i, 1, "x")).collect();
+    st.persist(None, &es, Some(&hs(1, 1, 8)), true)
+        .expect("persist");
+    let path = st.stage_snapshot_file(5, 1).expect("stage").expect("file");
+    fs::write(&path, b"five").expect("write staged");
+    // A newer snapshot arrives from the leader while it is written.
+    st.persist(
+        Some(&snapshot(7, 1, vec![1], b"seven")),
+        &[],
+        Some(&hs(1, 1, 7)),
+        true,
+    )
+    .expect("leader's snapshot");
+    assert!(!st
+        .install_snapshot_file(meta(5, 1), &path, 4)
+        .expect("install"));
+    assert!(!path.exists(), "the stale file is removed");
+    assert_eq!(st.snapshot_index(), 7);
+    assert_eq!(st.stored_snapshot().data.as_ref(), b"seven");
+    // A staged file a crash left behind is removed at open.
+    let left = st.stage_snapshot_file(8, 1).expect("stage").expect("file");
+    fs::write(&left, b"half").expect("write staged");
+    drop(st);
+    let st = RocksStorage::open(dir.path(), 1, "").expect("reopen");
+    assert_eq!(image_files(dir.path()), ["7-1.image"]);
+    assert_eq!(st.stored_snapshot().data.as_ref(), b"seven");
+}

@@ -26,6 +26,8 @@ fn cfg(id: u64) -> Config {
     Config {
         cluster_id: "test".into(),
         snapshot_threshold: 64,
+        // Checked often, so that these short tests compact their logs.
+        snapshot_interval: Duration::from_millis(100),
         trailing_logs: 16,
         request_timeout: Duration::from_secs(5),
         ..Config::new(id)

@@ -128,10 +128,9 @@ pub(crate) struct Core<S: LogStore, F: StateMachine> {
     seen_order: VecDeque<Vec<u8>>,
     last_leader_contact: Option<u64>,
     campaign_pending: bool,
-    last_snapshot_request: Option<u64>,
     observed: (u64, u64, Role),
     snapshots_installed: u64,
-    snapshots_taken: u64,
+    snap: Snapshots,
 }
 
 impl<S: LogStore, F: StateMachine> Core<S, F> {
@@ -158,6 +157,7 @@ impl<S: LogStore, F: StateMachine> Core<S, F> {
         let incarnation = rng.next_u64();
         let logger = crate::logger::raft_logger(cfg.id);
         let node = RawNode::new(&cfg.to_raft(snap_index), store, &logger)?;
+        let snap = Snapshots::new(&cfg, seed);
         let mut core = Core {
             id: cfg.id,
             cfg,
@@ -179,10 +179,9 @@ impl<S: LogStore, F: StateMachine> Core<S, F> {
             seen_order: VecDeque::new(),
             last_leader_contact: None,
             campaign_pending: false,
-            last_snapshot_request: None,
             observed: (0, 0, Role::Follower),
             snapshots_installed: 0,
-            snapshots_taken: 0,
+            snap,
         };
         core.fix_election_timeout();
         if core.sole_voter() {
@@ -609,8 +608,11 @@ fn clock_seed() -> u64 {
 
 mod guard;
 mod ready;
+mod snapshot;
 
 pub(crate) use ready::Output;
+pub(crate) use snapshot::SnapshotWritten;
+use snapshot::Snapshots;
 
 impl<S: LogStore, F: StateMachine> Core<S, F> {
     /// A view of the node's state.
@@ -647,7 +649,7 @@ impl<S: LogStore, F: StateMachine> Core<S, F> {
             peers: self.peers.clone(),
             initialized: self.initialized(),
             snapshots_installed: self.snapshots_installed,
-            snapshots_taken: self.snapshots_taken,
+            snapshots_taken: self.snap.taken,
         }
     }
 }

@@ -3,14 +3,14 @@
 //! it) write, install a received snapshot, apply committed entries, send the messages that
 //! must follow persistence, `advance`, then handle the `LightReady` the same way.
 
-use raft::eraftpb::{ConfChangeType, Entry, EntryType, Message, Snapshot, SnapshotMetadata};
+use raft::eraftpb::{ConfChangeType, Entry, EntryType, Message, Snapshot};
 use raft::{ReadState, StateRole};
 
 use super::{conf_change_of, decode_ctx, Core, Waiter};
 use crate::error::{RaftError, StorageError};
 use crate::fsm::StateMachine;
 use crate::status::Role;
-use crate::storage::{decode_image, write_image_header, LogStore};
+use crate::storage::{decode_image, LogStore};
 
 /// Where outbound messages go.
 pub(crate) trait Output {
@@ -30,7 +30,10 @@ const MAX_READIES_PER_CALL: usize = 16;
 impl<S: LogStore, F: StateMachine> Core<S, F> {
     /// Whether `handle_ready` has work.
     pub(crate) fn has_ready(&self) -> bool {
-        self.node.has_ready() || self.campaign_pending || !self.batch.is_empty()
+        self.node.has_ready()
+            || self.campaign_pending
+            || !self.batch.is_empty()
+            || self.snapshot_has_work()
     }
 
     /// Processes everything raft-rs has ready. A storage or restore error is fatal: the
@@ -254,59 +257,6 @@ impl<S: LogStore, F: StateMachine> Core<S, F> {
             }
             (w, Err(e)) => w.fail(e),
         }
-    }
-
-    /// Takes a snapshot when enough entries were applied since the last one, or when raft
-    /// asked for one to send to a follower that the stored snapshot cannot serve.
-    fn maybe_snapshot(&mut self) -> Result<(), RaftError> {
-        let requested = self.node.store().take_snapshot_request();
-        let snap_index = self.node.store().snapshot_index();
-        if self.applied <= snap_index {
-            return Ok(());
-        }
-        let due = self.applied - snap_index >= self.cfg.snapshot_threshold;
-        let rate_ok = self
-            .last_snapshot_request
-            .is_none_or(|t| self.now >= t + self.cfg.heartbeat_ticks as u64);
-        if !(due || (requested && rate_ok)) {
-            return Ok(());
-        }
-        if requested {
-            self.last_snapshot_request = Some(self.now);
-        }
-        self.take_snapshot()
-    }
-
-    fn take_snapshot(&mut self) -> Result<(), RaftError> {
-        let index = self.applied;
-        let term = self
-            .node
-            .store()
-            .term(index)
-            .map_err(|e| StorageError::Corrupt {
-                path: "<log>".into(),
-                detail: format!("term of applied index {index}: {e}"),
-            })?;
-        let mut meta = SnapshotMetadata {
-            index,
-            term,
-            ..Default::default()
-        };
-        meta.set_conf_state(self.node.raft.prs().conf().to_conf_state());
-        let compact_to = index.saturating_sub(self.cfg.trailing_logs) + 1;
-        // Streamed: the image goes from the state machine to the store's
-        // snapshot file without being built in memory.
-        let (peers, fsm) = (&self.peers, &self.fsm);
-        let mut write = |w: &mut dyn std::io::Write| {
-            write_image_header(peers, w)?;
-            fsm.write_snapshot(w)
-        };
-        self.node
-            .mut_store()
-            .save_snapshot_streamed(meta, &mut write, compact_to)?;
-        self.snapshots_taken += 1;
-        tracing::debug!(node = self.id, index, term, compact_to, "took snapshot");
-        Ok(())
     }
 
     /// Logs leadership changes and fails reads that a change of leader or term has lost.

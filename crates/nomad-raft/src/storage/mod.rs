@@ -11,6 +11,7 @@ mod mem;
 mod rocks;
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use raft::eraftpb::{Entry, HardState, Snapshot, SnapshotMetadata};
 
@@ -56,6 +57,58 @@ pub trait LogStore: raft::Storage + Send + 'static {
         };
         snap.set_metadata(meta);
         self.save_snapshot(snap, compact_to)
+    }
+
+    /// A new temporary file (not yet created) in the store's snapshot directory for the
+    /// data of snapshot `(index, term)`, to be written and synced by another thread, then
+    /// given to [`LogStore::install_snapshot_file`] or [`LogStore::discard_snapshot_file`].
+    /// The store leaves it alone until then. `None` (the default): the store does not keep
+    /// snapshots in files, and the node saves them with
+    /// [`LogStore::save_snapshot_streamed`] on its own thread.
+    fn stage_snapshot_file(
+        &mut self,
+        _index: u64,
+        _term: u64,
+    ) -> Result<Option<PathBuf>, StorageError> {
+        Ok(None)
+    }
+
+    /// Installs snapshot `meta` whose data (image header included) was written and synced
+    /// into `path`, a file [`LogStore::stage_snapshot_file`] gave: like
+    /// [`LogStore::save_snapshot`] (the data becomes the stored snapshot's, the log before
+    /// `compact_to` is discarded). Returns false, discarding the file, when the store already
+    /// holds a snapshot at or past `meta.index`. The default reads the file into memory.
+    fn install_snapshot_file(
+        &mut self,
+        meta: SnapshotMetadata,
+        path: &Path,
+        compact_to: u64,
+    ) -> Result<bool, StorageError> {
+        if meta.index <= self.snapshot_index() {
+            self.discard_snapshot_file(path);
+            return Ok(false);
+        }
+        let data = std::fs::read(path).map_err(|source| StorageError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        self.discard_snapshot_file(path);
+        let mut snap = Snapshot {
+            data: data.into(),
+            ..Default::default()
+        };
+        snap.set_metadata(meta);
+        self.save_snapshot(snap, compact_to)?;
+        Ok(true)
+    }
+
+    /// Removes a staged snapshot file that will not be installed (best effort).
+    fn discard_snapshot_file(&mut self, path: &Path) {
+        if let Err(e) = std::fs::remove_file(path) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!(path = %path.display(), error = %e, "removing a snapshot file");
+            }
+        }
     }
 
     /// The latest stored snapshot (index 0 when there is none).
@@ -113,6 +166,24 @@ pub(crate) fn write_image_header(
         w.write_all(addr.as_bytes())?;
     }
     Ok(())
+}
+
+/// Creates (truncating) the file at `path`, fills it with `write` through a buffer and syncs
+/// it. On error the file is removed.
+pub(crate) fn write_file_synced(
+    path: &Path,
+    write: &mut dyn FnMut(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let written = std::fs::File::create(path).and_then(|file| {
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+        write(&mut w)?;
+        let file = w.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()
+    });
+    if written.is_err() {
+        let _ = std::fs::remove_file(path);
+    }
+    written
 }
 
 /// Splits snapshot bytes into the address book and the FSM image.

@@ -13,7 +13,10 @@
 //! metadata (protobuf, without data). Its data, the whole state image
 //! (1.5 GB at a million allocations), is the file
 //! `snapshot/<index>-<term>.image`, written (streamed, synced, renamed into
-//! place) before the metadata that names it. Keeping the image out of
+//! place) before the metadata that names it. A snapshot written in the
+//! background goes to a staged file in the same directory
+//! (`snapshot/<index>-<term>.<n>.staged`), renamed into place when the node
+//! installs it; staged files a crash left behind are removed at open. Keeping the image out of
 //! RocksDB keeps it out of memory (no encoded copy, no memtable copy) and out
 //! of the log's key space, where a seek past the newest entry of a table
 //! file landed on it and read and decompressed the whole blob for every log
@@ -32,7 +35,7 @@
 //! deletes or repairs anything.
 
 use std::cell::Cell;
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -46,6 +49,8 @@ use rocksdb::{
 
 use super::{snapshot_serves, LogStore};
 use crate::error::StorageError;
+
+mod snapshot;
 
 /// Name of the marker file in a data directory.
 pub const MARKER_FILE: &str = "NOMAD_RAFT";
@@ -123,6 +128,10 @@ pub struct RocksStorage {
     snapshot_requested: Cell<bool>,
     /// The newest entries, contiguous, ending at `last()` when non-empty.
     cache: EntryCache,
+    /// Files handed out for snapshots written on other threads, not yet
+    /// installed or discarded.
+    staged: BTreeSet<PathBuf>,
+    stage_seq: u64,
 }
 
 /// The newest log entries in memory, bounded by [`ENTRY_CACHE_BYTES`].
@@ -261,9 +270,13 @@ impl RocksStorage {
             terms: VecDeque::new(),
             snapshot_requested: Cell::new(false),
             cache: EntryCache::default(),
+            staged: BTreeSet::new(),
+            stage_seq: 0,
         };
         st.check_meta(&me)?;
         st.load()?;
+        // Leftovers of a crash: a staged or half-written image.
+        st.remove_old_images();
         Ok(st)
     }
 
@@ -419,137 +432,6 @@ impl RocksStorage {
             return Ok(Some(v));
         }
         self.db.get(K_SNAP).map_err(|e| self.rocks(e))
-    }
-
-    /// Writes the metadata of the snapshot into `b`, in its column family
-    /// (its data is in the image file, written before).
-    fn put_snapshot_meta(
-        &self,
-        b: &mut WriteBatch,
-        meta: &SnapshotMetadata,
-    ) -> Result<(), StorageError> {
-        let mut m = Snapshot::default();
-        m.set_metadata(meta.clone());
-        b.put_cf(self.snap_cf()?, K_SNAP, Self::encode("snapshot", &m)?);
-        b.delete(K_SNAP);
-        Ok(())
-    }
-
-    fn image_dir(&self) -> PathBuf {
-        self.path.join(SNAP_DIR)
-    }
-
-    fn image_path(&self, index: u64, term: u64) -> PathBuf {
-        self.image_dir().join(format!("{index}-{term}.image"))
-    }
-
-    /// Writes the image file of snapshot `(index, term)` with `write`:
-    /// into a temporary file, synced, then renamed into place.
-    fn write_image(
-        &self,
-        index: u64,
-        term: u64,
-        write: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>,
-    ) -> Result<(), StorageError> {
-        let dir = self.image_dir();
-        fs::create_dir_all(&dir).map_err(|e| io_err(&dir, e))?;
-        let path = self.image_path(index, term);
-        let tmp = path.with_extension("image.tmp");
-        let written = fs::File::create(&tmp).and_then(|file| {
-            let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
-            write(&mut w)?;
-            let file = w.into_inner().map_err(|e| e.into_error())?;
-            file.sync_all()
-        });
-        if let Err(e) = written {
-            let _ = fs::remove_file(&tmp);
-            return Err(io_err(&tmp, e));
-        }
-        fs::rename(&tmp, &path).map_err(|e| io_err(&path, e))?;
-        fs::File::open(&dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| io_err(&dir, e))
-    }
-
-    /// Removes image files other than the current snapshot's (older ones,
-    /// and any left by a crash between the file and its metadata).
-    fn remove_old_images(&self) {
-        let m = self.snapshot.get_metadata();
-        let keep = self.image_path(m.index, m.term);
-        let Ok(rd) = fs::read_dir(self.image_dir()) else {
-            return;
-        };
-        for e in rd.flatten() {
-            let p = e.path();
-            if p != keep {
-                if let Err(err) = fs::remove_file(&p) {
-                    tracing::warn!(path = %p.display(), error = %err, "removing an old snapshot image");
-                }
-            }
-        }
-    }
-
-    /// Stores snapshot `meta` whose data `write` produces, compacting the
-    /// log before `compact_to`.
-    fn store_snapshot(
-        &mut self,
-        meta: SnapshotMetadata,
-        write: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>,
-        compact_to: u64,
-    ) -> Result<(), StorageError> {
-        if meta.index < self.snapshot.get_metadata().index {
-            return Ok(());
-        }
-        self.write_image(meta.index, meta.term, write)?;
-        let mut b = WriteBatch::default();
-        self.put_snapshot_meta(&mut b, &meta)?;
-        let compact_to = compact_to.min(self.last() + 1);
-        let mut truncated = self.truncated;
-        if compact_to > self.first() {
-            let term = self
-                .term_of(compact_to - 1)
-                .map_err(|e| self.corrupt(format!("term of {}: {e}", compact_to - 1)))?;
-            b.delete_range(ekey(self.first()), ekey(compact_to));
-            truncated = (compact_to - 1, term);
-            let mut t = [0u8; 16];
-            t[..8].copy_from_slice(&truncated.0.to_be_bytes());
-            t[8..].copy_from_slice(&truncated.1.to_be_bytes());
-            b.put(K_TRUNC, t);
-        }
-        let mut wo = WriteOptions::default();
-        wo.set_sync(true);
-        self.db.write_opt(b, &wo).map_err(|e| self.rocks(e))?;
-        let drop_n = (truncated.0 - self.truncated.0) as usize;
-        self.terms.drain(..drop_n.min(self.terms.len()));
-        self.cache.compact_to(truncated.0 + 1);
-        self.truncated = truncated;
-        let mut kept = Snapshot::default();
-        kept.set_metadata(meta);
-        self.snapshot = kept;
-        self.remove_old_images();
-        Ok(())
-    }
-
-    /// The stored snapshot with its data, read from disk. Only its metadata
-    /// stays in memory: the data is the whole state machine image (1.5 GB
-    /// at C1M) and is needed only to restore at start and to catch up a
-    /// follower.
-    fn load_snapshot(&self) -> Result<Snapshot, StorageError> {
-        if self.snapshot.get_metadata().index == 0 {
-            return Ok(self.snapshot.clone());
-        }
-        let Some(v) = self.stored_snapshot_bytes()? else {
-            return Err(self.corrupt("the snapshot's metadata is known but its data is missing"));
-        };
-        let mut snap =
-            Snapshot::parse_from_bytes(&v).map_err(|e| self.corrupt(format!("snapshot: {e}")))?;
-        if snap.data.is_empty() {
-            // The data is in its image file (older layouts stored it inline).
-            let m = snap.get_metadata();
-            let path = self.image_path(m.index, m.term);
-            snap.data = fs::read(&path).map_err(|e| io_err(&path, e))?.into();
-        }
-        Ok(snap)
     }
 
     fn load(&mut self) -> Result<(), StorageError> {
@@ -824,6 +706,27 @@ impl LogStore for RocksStorage {
         compact_to: u64,
     ) -> Result<(), StorageError> {
         self.store_snapshot(meta, write, compact_to)
+    }
+
+    fn stage_snapshot_file(
+        &mut self,
+        index: u64,
+        term: u64,
+    ) -> Result<Option<PathBuf>, StorageError> {
+        self.stage_file(index, term).map(Some)
+    }
+
+    fn install_snapshot_file(
+        &mut self,
+        meta: SnapshotMetadata,
+        path: &Path,
+        compact_to: u64,
+    ) -> Result<bool, StorageError> {
+        self.install_file(meta, path, compact_to)
+    }
+
+    fn discard_snapshot_file(&mut self, path: &Path) {
+        self.discard_file(path);
     }
 
     fn stored_snapshot(&self) -> Snapshot {
