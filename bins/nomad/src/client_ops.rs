@@ -22,6 +22,9 @@ const PIPE: usize = 64 * 1024;
 /// How long output still in a pipe may take to reach the socket after the
 /// command exited (the driver closes its ends when it returns).
 const DRAIN: Duration = Duration::from_secs(5);
+/// How long a terminal session waits for the caller's terminal size before
+/// starting the command without one.
+const FIRST_SIZE_WAIT: Duration = Duration::from_millis(500);
 
 fn disk(d: HostDisk) -> HostDiskStats {
     HostDiskStats {
@@ -109,14 +112,24 @@ pub async fn exec(
         }
         // Dropping the writer is the command's end of input.
     });
+    let to_size = |s: nomad_api::TerminalSize| TerminalSize {
+        cols: s.width,
+        rows: s.height,
+    };
+    // A caller with a terminal sends its size first thing; a command
+    // started before that arrives would see a 0x0 terminal.
+    let initial_size = if start.tty {
+        match tokio::time::timeout(FIRST_SIZE_WAIT, resize_rx.recv()).await {
+            Ok(Some(s)) => Some(to_size(s)),
+            _ => None,
+        }
+    } else {
+        None
+    };
     let (resize_tx, resize) = mpsc::channel(4);
     let sizes = tokio::spawn(async move {
         while let Some(s) = resize_rx.recv().await {
-            let size = TerminalSize {
-                cols: s.width,
-                rows: s.height,
-            };
-            if resize_tx.send(size).await.is_err() {
+            if resize_tx.send(to_size(s)).await.is_err() {
                 break;
             }
         }
@@ -132,7 +145,7 @@ pub async fn exec(
         stdout: Box::new(out_w),
         stderr: Box::new(err_w),
         resize: Some(resize),
-        initial_size: None,
+        initial_size,
     };
     let request = ExecRequest {
         command: start.command,

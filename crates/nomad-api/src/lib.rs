@@ -38,6 +38,8 @@ pub use cluster::{
     LogsRequest, ReadMeta, DEFAULT_EVENT_HEARTBEAT,
 };
 pub use nomad_api_client::stats;
+/// The terminal size an exec session's caller sends.
+pub use nomad_api_client::TerminalSize;
 pub use query::{parse_go_bool, MAX_QUERY_TIME};
 
 /// The `/v1` router over an agent.
