@@ -10,8 +10,9 @@
 //!   ([`server`]): registration, heartbeats at half the TTL the servers
 //!   return (re-registering when they forgot the node), a blocking watch of
 //!   the node's allocations, fetching the changed ones, and client status
-//!   updates batched every 200 ms. [`testing::FakeServer`] implements it in
-//!   memory; the RPC implementation lives with the server.
+//!   updates batched (one batch in flight, at least 10 ms apart).
+//!   [`testing::FakeServer`] implements it in memory; the RPC
+//!   implementation lives with the server.
 //! * **Running allocations** ([`client::Client`], `allocrunner`,
 //!   `taskrunner`): one allocation runner per allocation and one task
 //!   runner per task, lifecycle order (prestart, sidecars, main, poststart,

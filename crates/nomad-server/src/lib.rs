@@ -68,6 +68,7 @@
 
 #![forbid(unsafe_code)]
 
+mod alloc_updates;
 pub mod bad_nodes;
 pub mod blocked;
 pub mod broker;

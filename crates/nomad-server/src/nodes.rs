@@ -5,9 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use nomad_state::command::{
-    AllocClientUpdate, EvalUpdate, NodeRegister, NodeUpdateEligibility, NodeUpdateStatus,
-};
+use nomad_state::command::{EvalUpdate, NodeRegister, NodeUpdateEligibility, NodeUpdateStatus};
 use nomad_state::{Command, Table};
 use nomad_types::api::{NodeEligibilityUpdateResponse, NodeUpdateEligibilityRequest};
 use nomad_types::consts::{
@@ -322,20 +320,57 @@ impl Server {
             .map(|a| a.deployment_id.clone())
             .filter(|d| !d.is_empty())
             .collect();
-        let r = self
-            .propose(Command::AllocClientUpdate(AllocClientUpdate {
-                allocs: updates,
-                evals,
-            }))
-            .await?;
-        if let Some(e) = r.error {
-            return Err(ServerError::BadRequest(e.to_string()));
-        }
+        let index = self.commit_alloc_updates(updates, evals).await?;
         self.deployments_changed(deployments);
         if !freed.is_empty() {
-            self.unblock_nodes(freed.iter().map(String::as_str), r.index);
+            self.unblock_nodes(freed.iter().map(String::as_str), index);
         }
-        Ok(r.index)
+        Ok(index)
+    }
+
+    /// Commits one client's report together with whatever other reports
+    /// arrive while an entry is in flight (see [`crate::alloc_updates`]).
+    async fn commit_alloc_updates(
+        &self,
+        allocs: Vec<nomad_state::command::ClientAllocUpdate>,
+        evals: Vec<Evaluation>,
+    ) -> Result<u64, ServerError> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let report = crate::alloc_updates::Report {
+            allocs,
+            evals,
+            reply,
+        };
+        if self.inner.alloc_updates.push(report) {
+            let server = self.clone();
+            tokio::spawn(async move { server.flush_alloc_updates().await });
+        }
+        answer.await.map_err(|_| ServerError::Shutdown)?
+    }
+
+    /// Proposes the queued reports, one merged entry at a time, until none
+    /// are left.
+    async fn flush_alloc_updates(&self) {
+        while let Some((cmd, replies)) = self.inner.alloc_updates.take() {
+            let reports = replies.len();
+            let allocs = cmd.allocs.len();
+            let outcome = match self.propose(Command::AllocClientUpdate(cmd)).await {
+                Ok(r) => match r.error {
+                    Some(e) => Err(ServerError::BadRequest(e.to_string())),
+                    None => Ok(r.index),
+                },
+                Err(e) => Err(e),
+            };
+            tracing::trace!(
+                reports,
+                allocs,
+                ok = outcome.is_ok(),
+                "committed client updates"
+            );
+            for r in replies {
+                let _ = r.send(outcome.clone());
+            }
+        }
     }
 
     /// `Node.UpdateEligibility`.

@@ -48,6 +48,8 @@ pub(crate) struct Inner {
     pub raft_acceptor: Option<RaftAcceptor>,
     /// Held by a garbage collection pass: passes never overlap.
     pub gc_lock: tokio::sync::Mutex<()>,
+    /// Client allocation reports waiting to be merged into one entry.
+    pub alloc_updates: crate::alloc_updates::UpdateBatcher,
     shutdown: watch::Sender<bool>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     /// Tasks that run only while this server leads (periodic dispatcher,
@@ -196,6 +198,7 @@ impl Server {
             deployment_watch: Default::default(),
             raft_acceptor: Some(acceptor),
             gc_lock: tokio::sync::Mutex::new(()),
+            alloc_updates: Default::default(),
             shutdown,
             tasks: Mutex::new(Vec::new()),
             leader_tasks: Mutex::new(Vec::new()),

@@ -522,3 +522,53 @@ async fn a_silent_node_with_a_disconnect_block_goes_disconnected_reconnects_then
     hb_b.abort();
     s.shutdown().await;
 }
+
+/// Reports from many clients at once share Raft entries: each is answered
+/// with the index its entry committed at, and every report is applied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_client_reports_share_entries() {
+    const NODES: usize = 40;
+    let s = testing::start(testing::test_config()).await.expect("start");
+    let mut clients = Vec::new();
+    for i in 0..NODES {
+        // Room for one allocation each.
+        let node = testing::node(&format!("n{i}"), 1000, 1024);
+        clients.push(SimClient::join(&s, node).await.expect("join"));
+    }
+    let r = s
+        .job_register(register(service_job("web", NODES as i64, 800)))
+        .await
+        .expect("register");
+    let placed = testing::wait_until(T, || live(&s, "web").len() == NODES).await;
+    assert!(
+        placed,
+        "eval {:?}",
+        s.state().snapshot().eval_by_id(&r.eval_id)
+    );
+    let before = s.state().snapshot().latest_index();
+    let mut reports = tokio::task::JoinSet::new();
+    for c in clients {
+        reports.spawn(async move {
+            let ids: Vec<String> = c.allocs().into_iter().map(|a| a.id).collect();
+            c.report(&ids, "running", None).await.expect("report")
+        });
+    }
+    let mut indexes = std::collections::BTreeSet::new();
+    while let Some(r) = reports.join_next().await {
+        indexes.insert(r.expect("reporter"));
+    }
+    assert!(
+        indexes.len() < NODES,
+        "{NODES} concurrent reports took {} entries",
+        indexes.len()
+    );
+    assert!(indexes.iter().all(|i| *i > before));
+    let snap = s.state().snapshot();
+    let running = snap
+        .allocs_by_job("default", "web")
+        .iter()
+        .filter(|a| a.client_status == "running")
+        .count();
+    assert_eq!(running, NODES, "every report applied");
+    s.shutdown().await;
+}
