@@ -266,6 +266,8 @@ impl Inner {
             id,
             record: Mutex::new(rec),
             store: self.store.clone(),
+            version: Default::default(),
+            written: Default::default(),
             changed,
             node: self.node.read().unwrap_or_else(|p| p.into_inner()).clone(),
             config: self.config.clone(),
@@ -531,7 +533,7 @@ impl Inner {
         // tasks of a group start together). The servers merge the reports
         // of all clients into shared Raft entries, so a short interval
         // costs them little; Nomad's clients wait 200 ms.
-        const BURST_GAP: Duration = Duration::from_millis(2);
+        const BURST_GAP: Duration = Duration::from_millis(1);
         let mut last_sent: Option<std::time::Instant> = None;
         loop {
             self.dirty.notify.notified().await;

@@ -60,7 +60,7 @@ pub struct ClientConfig {
     /// Nomad's; tests shorten it).
     pub alloc_watch_wait: Duration,
     /// Least time between two batches of allocation updates sent to the
-    /// servers (default 10 ms; Nomad's clients use 200 ms, but our servers
+    /// servers (default 5 ms; Nomad's clients use 200 ms, but our servers
     /// merge every client's reports into shared Raft entries).
     pub update_interval: Duration,
     /// Nomad version advertised in `nomad.version`.
@@ -97,7 +97,7 @@ impl Default for ClientConfig {
             gc: GcConfig::default(),
             max_kill_timeout: Duration::from_secs(30),
             alloc_watch_wait: Duration::from_secs(300),
-            update_interval: Duration::from_millis(10),
+            update_interval: Duration::from_millis(5),
             version: env!("CARGO_PKG_VERSION").to_string(),
             driver_fingerprint_interval: nomad_driver::FINGERPRINT_PERIOD,
             http_addr: String::new(),

@@ -10,7 +10,7 @@
 //!   ([`server`]): registration, heartbeats at half the TTL the servers
 //!   return (re-registering when they forgot the node), a blocking watch of
 //!   the node's allocations, fetching the changed ones, and client status
-//!   updates batched (one batch in flight, at least 10 ms apart).
+//!   updates batched (one batch in flight, at least 5 ms apart).
 //!   [`testing::FakeServer`] implements it in memory; the RPC
 //!   implementation lives with the server.
 //! * **Running allocations** ([`client::Client`], `allocrunner`,

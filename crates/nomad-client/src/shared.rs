@@ -3,6 +3,7 @@
 //! that something changed.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
@@ -70,6 +71,10 @@ pub struct AllocShared {
     pub record: Mutex<AllocRecord>,
     /// The store.
     pub store: StateStore,
+    /// Number of the record's last change ([`AllocShared::update`]).
+    pub version: AtomicU64,
+    /// Number of the change last written to the store.
+    pub written: Mutex<u64>,
     /// Bumped on every task state change.
     pub changed: watch::Sender<u64>,
     /// The allocation's directory.
@@ -112,9 +117,13 @@ impl AllocShared {
         });
     }
 
-    /// Changes the record, persists it and signals.
+    /// Changes the record, signals, then persists it.
+    ///
+    /// The servers hear of the change without waiting for the disk (a
+    /// durable write is two `fsync`s, milliseconds); what the client needs
+    /// after a crash (the task handle) is on disk when this returns.
     pub fn update(&self, durable: bool, f: impl FnOnce(&mut AllocRecord)) {
-        {
+        let encoded = {
             let mut rec = lock(&self.record);
             f(&mut rec);
             let states: Vec<&TaskState> = rec.tasks.values().map(|t| &t.state).collect();
@@ -123,12 +132,27 @@ impl AllocShared {
                 rec.client_status = status.to_string();
                 rec.client_description = desc.to_string();
             }
-            if let Err(e) = self.store.put_alloc(&rec, durable) {
-                tracing::error!(alloc_id = %self.id, error = %e, "persisting allocation state");
-            }
-        }
+            // Numbered under the record's lock: the order of the changes.
+            let version = self.version.fetch_add(1, Ordering::Relaxed) + 1;
+            crate::state::encode_record(&rec).map(|bytes| (version, bytes))
+        };
         self.changed.send_modify(|n| *n += 1);
         self.dirty.mark(&self.id);
+        let persisted = encoded.and_then(|(version, bytes)| {
+            let mut written = lock(&self.written);
+            if version > *written {
+                *written = version;
+                self.store.write_alloc(&self.id, &bytes, durable)
+            } else if durable {
+                // A newer record is on disk already; it holds this change.
+                self.store.sync_alloc(&self.id)
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(e) = persisted {
+            tracing::error!(alloc_id = %self.id, error = %e, "persisting allocation state");
+        }
     }
 
     /// Appends an event to `task` (Nomad's rules: `FailsTask` marks the task

@@ -121,7 +121,27 @@ impl StateStore {
 
     /// Saves an allocation record; `durable` waits for the disk.
     pub fn put_alloc(&self, rec: &AllocRecord, durable: bool) -> Result<(), ClientError> {
-        write_json(&self.alloc_path(&rec.alloc.id)?, rec, durable)
+        self.write_alloc(&rec.alloc.id, &encode_record(rec)?, durable)
+    }
+
+    /// Saves a record encoded by [`encode_record`] for allocation `id`.
+    pub fn write_alloc(&self, id: &str, bytes: &[u8], durable: bool) -> Result<(), ClientError> {
+        write_atomic(&self.alloc_path(id)?, bytes, durable)
+    }
+
+    /// Makes the record of `id` as written last durable (`fsync` of the
+    /// file and of its directory).
+    pub fn sync_alloc(&self, id: &str) -> Result<(), ClientError> {
+        let path = self.alloc_path(id)?;
+        File::open(&path)
+            .and_then(|f| f.sync_all())
+            .ctx(|| format!("syncing {}", path.display()))?;
+        if let Some(parent) = path.parent() {
+            if let Ok(d) = File::open(parent) {
+                let _ = d.sync_all();
+            }
+        }
+        Ok(())
     }
 
     /// Removes an allocation record.
@@ -155,6 +175,12 @@ impl StateStore {
         }
         Ok((recs, bad))
     }
+}
+
+/// An allocation record as [`StateStore::write_alloc`] stores it.
+pub fn encode_record(rec: &AllocRecord) -> Result<Vec<u8>, ClientError> {
+    serde_json::to_vec(rec)
+        .map_err(|e| ClientError::State(format!("encoding allocation {}: {e}", rec.alloc.id)))
 }
 
 /// Writes `value` as JSON to `path` atomically: a temp file in the same
