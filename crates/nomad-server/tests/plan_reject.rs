@@ -165,3 +165,75 @@ async fn a_disconnected_node_takes_only_unknown_markings() {
     );
     s.shutdown().await;
 }
+
+/// A plan placing `cpu` MHz on `node_id` (a fresh allocation each time),
+/// stopping `stops` there.
+fn placement(node_id: &str, n: u8, cpu: i64, stops: Vec<Arc<Allocation>>) -> Plan {
+    let mut plan = oversized_plan(node_id);
+    for allocs in plan.node_allocation.values_mut() {
+        for a in allocs.iter_mut() {
+            let a = Arc::make_mut(a);
+            a.id = format!("00000000-0000-4000-8000-0000000001{n:02}");
+            if let Some(r) = a.resources.as_mut() {
+                Arc::make_mut(r).cpu = Some(cpu);
+            }
+        }
+    }
+    if !stops.is_empty() {
+        plan.node_update.insert(node_id.to_string(), stops);
+    }
+    plan
+}
+
+/// The fit check counts the node's live allocations (kept as a running
+/// total by the store), credits what the plan stops, and, as Nomad's, does
+/// not count allocations already told to stop that still run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fit_check_counts_live_allocations_and_credits_stops() {
+    let s = testing::start(testing::test_config()).await.expect("start");
+    let c = SimClient::join(&s, testing::node("n", 1000, 8192))
+        .await
+        .expect("join");
+    let id = c.node.id.clone();
+    s.job_register(register(service_job("a", 1, 600)))
+        .await
+        .expect("register");
+    assert!(testing::wait_until(T, || c.allocs().len() == 1).await);
+    c.mark_running().await.expect("running");
+    let existing = Arc::new(c.allocs().remove(0));
+
+    let check = |plan: &Plan| {
+        nomad_server::plan_apply::evaluate_node(&s.state().snapshot(), plan, &id)
+    };
+    assert_eq!(
+        check(&placement(&id, 1, 600, Vec::new())),
+        Err("cpu exhausted".to_string()),
+        "600 + 600 MHz on a 1000 MHz node"
+    );
+    assert_eq!(check(&placement(&id, 2, 400, Vec::new())), Ok(()));
+    assert_eq!(
+        check(&placement(&id, 3, 600, vec![existing.clone()])),
+        Ok(()),
+        "the plan stops the running allocation"
+    );
+
+    // Stopped by the servers, still running on the client: not counted.
+    s.job_deregister(nomad_types::api::JobDeregisterRequest {
+        job_id: "a".into(),
+        namespace: "default".into(),
+        ..Default::default()
+    })
+    .await
+    .expect("stop");
+    assert!(
+        testing::wait_until(T, || {
+            s.state()
+                .snapshot()
+                .alloc_by_id(&existing.id)
+                .is_some_and(|a| a.desired_status == "stop" && a.client_status == "running")
+        })
+        .await
+    );
+    assert_eq!(check(&placement(&id, 4, 900, Vec::new())), Ok(()));
+    s.shutdown().await;
+}

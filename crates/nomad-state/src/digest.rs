@@ -260,6 +260,24 @@ pub(crate) fn verify(t: &Tables) -> Result<(), String> {
         }
     }
     #[cfg(feature = "scheduler")]
+    for (node, members) in t.allocs_by_node.iter() {
+        let mut sum = crate::sched::UsageSum::default();
+        for a in members.iter() {
+            if let Some(r) = crate::sched::UsageSum::stopping_of(a) {
+                sum.apply(r, 1);
+            }
+        }
+        if t.node_stopping.get(&**node).copied().unwrap_or_default() != sum {
+            return Err(format!("stopping usage of node {node} out of date"));
+        }
+    }
+    #[cfg(feature = "scheduler")]
+    for (node, _) in t.node_stopping.iter() {
+        if t.allocs_by_node.get(node).is_empty() {
+            return Err(format!("stopping usage kept for node {node} without allocations"));
+        }
+    }
+    #[cfg(feature = "scheduler")]
     for (node, _) in t.node_usage.iter() {
         if t.allocs_by_node.get(node).is_empty() {
             return Err(format!("usage kept for node {node} without allocations"));

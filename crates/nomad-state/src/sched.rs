@@ -9,11 +9,25 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use imbl::OrdMap;
+
 use nomad_scheduler::resources::{alloc_usage, Res};
 use nomad_scheduler::state::{NodeUsage, State};
 use nomad_types::{Allocation, Deployment, Job, Node, SchedulerConfiguration};
 
 use crate::snapshot::StateSnapshot;
+
+impl StateSnapshot {
+    /// What the allocations on `node_id` hold as the plan applier counts
+    /// them: those neither told to stop nor finished by the client (Nomad's
+    /// plan check starts from the node's non-terminal allocations).
+    pub fn node_live_usage(&self, node_id: &str) -> Res {
+        let sum = |m: &OrdMap<Arc<str>, UsageSum>| {
+            m.get(node_id).map(|s| s.usage().used).unwrap_or_default()
+        };
+        sum(&self.t.node_usage).minus(sum(&self.t.node_stopping))
+    }
+}
 
 impl State for StateSnapshot {
     fn nodes(&self) -> Cow<'_, [Arc<Node>]> {
@@ -95,6 +109,31 @@ impl UsageSum {
     /// (the rule of [`NodeUsage::of`]).
     pub fn of(a: &Allocation) -> Option<Res> {
         (!a.client_terminal_status()).then(|| alloc_usage(a))
+    }
+
+    /// What one allocation adds to its node's stopping usage: its usage
+    /// while it is told to stop (or evicted) and the client has not
+    /// finished it.
+    pub fn stopping_of(a: &Allocation) -> Option<Res> {
+        (a.terminal_status() && !a.client_terminal_status()).then(|| alloc_usage(a))
+    }
+
+    /// Adds `delta` (`sign` 1) to, or removes it (-1) from, `node`'s sum
+    /// in `sums`; a sum back at zero is dropped.
+    pub fn add_to(sums: &mut OrdMap<Arc<str>, UsageSum>, node: &str, delta: Res, sign: i8) {
+        match sums.get_mut(node) {
+            Some(sum) => {
+                sum.apply(delta, sign);
+                if sum.is_zero() {
+                    sums.remove(node);
+                }
+            }
+            None => {
+                let mut sum = UsageSum::default();
+                sum.apply(delta, sign);
+                sums.insert(Arc::from(node), sum);
+            }
+        }
     }
 
     pub fn apply(&mut self, r: Res, sign: i8) {

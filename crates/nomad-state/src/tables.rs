@@ -103,6 +103,11 @@ pub(crate) struct Tables {
     /// Running resource totals per node, for the scheduler's fit checks.
     #[cfg(feature = "scheduler")]
     pub node_usage: OrdMap<Arc<str>, crate::sched::UsageSum>,
+    /// The part of `node_usage` held by allocations told to stop (or
+    /// evicted) that the client has not finished yet: the plan applier
+    /// does not count them, as Nomad's does not.
+    #[cfg(feature = "scheduler")]
+    pub node_stopping: OrdMap<Arc<str>, crate::sched::UsageSum>,
 
     pub evals: IdTable<Evaluation>,
     /// Keyed by [`group_key`].
@@ -289,25 +294,15 @@ impl Tables {
     }
 
     /// Adds (`sign` 1) or removes (-1) an allocation's share of its node's
-    /// running usage.
+    /// running usage (and of its stopping usage).
     #[cfg(feature = "scheduler")]
     pub fn account_usage(&mut self, a: &Allocation, sign: i8) {
-        let Some(delta) = crate::sched::UsageSum::of(a) else {
-            return;
-        };
-        let node: &str = &a.node_id;
-        match self.node_usage.get_mut(node) {
-            Some(sum) => {
-                sum.apply(delta, sign);
-                if sum.is_zero() {
-                    self.node_usage.remove(node);
-                }
-            }
-            None => {
-                let mut sum = crate::sched::UsageSum::default();
-                sum.apply(delta, sign);
-                self.node_usage.insert(Arc::from(node), sum);
-            }
+        use crate::sched::UsageSum;
+        if let Some(delta) = UsageSum::of(a) {
+            UsageSum::add_to(&mut self.node_usage, &a.node_id, delta, sign);
+        }
+        if let Some(delta) = UsageSum::stopping_of(a) {
+            UsageSum::add_to(&mut self.node_stopping, &a.node_id, delta, sign);
         }
     }
 
