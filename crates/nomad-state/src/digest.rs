@@ -248,40 +248,10 @@ pub(crate) fn verify(t: &Tables) -> Result<(), String> {
         return Err(format!("nodes by pool holds {pooled} of {}", t.nodes.len()));
     }
     #[cfg(feature = "scheduler")]
-    for (node, members) in t.allocs_by_node.iter() {
-        let mut sum = crate::sched::UsageSum::default();
-        for a in members.iter() {
-            if let Some(r) = crate::sched::UsageSum::of(a) {
-                sum.apply(r, 1);
-            }
-        }
-        if t.node_usage.get(&**node).copied().unwrap_or_default() != sum {
-            return Err(format!("usage of node {node} out of date"));
-        }
-    }
-    #[cfg(feature = "scheduler")]
-    for (node, members) in t.allocs_by_node.iter() {
-        let mut sum = crate::sched::UsageSum::default();
-        for a in members.iter() {
-            if let Some(r) = crate::sched::UsageSum::stopping_of(a) {
-                sum.apply(r, 1);
-            }
-        }
-        if t.node_stopping.get(&**node).copied().unwrap_or_default() != sum {
-            return Err(format!("stopping usage of node {node} out of date"));
-        }
-    }
-    #[cfg(feature = "scheduler")]
-    for (node, _) in t.node_stopping.iter() {
-        if t.allocs_by_node.get(node).is_empty() {
-            return Err(format!("stopping usage kept for node {node} without allocations"));
-        }
-    }
-    #[cfg(feature = "scheduler")]
-    for (node, _) in t.node_usage.iter() {
-        if t.allocs_by_node.get(node).is_empty() {
-            return Err(format!("usage kept for node {node} without allocations"));
-        }
+    {
+        use crate::sched::UsageSum;
+        check_node_totals(t, "usage", &t.node_usage, UsageSum::of)?;
+        check_node_totals(t, "stopping usage", &t.node_stopping, UsageSum::stopping_of)?;
     }
     for (key, js) in t.jobs.iter() {
         if job_key(js.namespace(), js.id()) != *key {
@@ -296,6 +266,32 @@ pub(crate) fn verify(t: &Tables) -> Result<(), String> {
                 "job {key:?} version {} not in its history",
                 js.version()
             ));
+        }
+    }
+    Ok(())
+}
+
+/// Each node's running total in `kept` equals the sum of `share` over
+/// its allocations, and no total is kept for a node without allocations.
+#[cfg(feature = "scheduler")]
+fn check_node_totals(
+    t: &Tables,
+    what: &str,
+    kept: &imbl::OrdMap<Arc<str>, crate::sched::UsageSum>,
+    share: fn(&nomad_types::Allocation) -> Option<nomad_scheduler::resources::Res>,
+) -> Result<(), String> {
+    for (node, members) in t.allocs_by_node.iter() {
+        let mut sum = crate::sched::UsageSum::default();
+        for r in members.iter().filter_map(|a| share(a)) {
+            sum.apply(r, 1);
+        }
+        if kept.get(&**node).copied().unwrap_or_default() != sum {
+            return Err(format!("{what} of node {node} out of date"));
+        }
+    }
+    for (node, _) in kept.iter() {
+        if t.allocs_by_node.get(node).is_empty() {
+            return Err(format!("{what} kept for node {node} without allocations"));
         }
     }
     Ok(())
