@@ -286,6 +286,9 @@ async fn start_server(
     if let Some(d) = cfg.min_heartbeat_ttl {
         sc.min_heartbeat_ttl = d;
     }
+    sc.raft_snapshot_threshold = cfg.raft_snapshot_threshold;
+    sc.raft_snapshot_interval = cfg.raft_snapshot_interval;
+    sc.raft_trailing_logs = cfg.raft_trailing_logs;
     for (key, d) in &cfg.gc {
         let slot = match key.as_str() {
             "eval_gc_threshold" => &mut sc.gc.eval_gc_threshold,

@@ -50,6 +50,14 @@ pub struct ServerConfig {
     pub heartbeat_grace: Duration,
     /// TTL every known node gets after a leader change (5m).
     pub failover_heartbeat_ttl: Duration,
+    /// Raft snapshot settings (`raft_snapshot_threshold`,
+    /// `raft_snapshot_interval`, `raft_trailing_logs`); `None` keeps
+    /// nomad-raft's defaults, which are Nomad's.
+    pub raft_snapshot_threshold: Option<u64>,
+    /// See `raft_snapshot_threshold`.
+    pub raft_snapshot_interval: Option<Duration>,
+    /// See `raft_snapshot_threshold`.
+    pub raft_trailing_logs: Option<u64>,
     /// How long a dequeued evaluation may stay unacknowledged (60s).
     pub eval_nack_timeout: Duration,
     /// Deliveries of one evaluation before it is failed (3).
@@ -143,6 +151,9 @@ impl Default for ServerConfig {
             max_heartbeats_per_second: 50.0,
             heartbeat_grace: Duration::from_secs(10),
             failover_heartbeat_ttl: Duration::from_secs(300),
+            raft_snapshot_threshold: None,
+            raft_snapshot_interval: None,
+            raft_trailing_logs: None,
             eval_nack_timeout: Duration::from_secs(60),
             eval_delivery_limit: 3,
             gc: GcConfig::default(),

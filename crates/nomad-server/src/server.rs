@@ -144,10 +144,19 @@ impl Server {
             },
         );
         let raft_addr = rpc_addr.to_string();
-        let raft_cfg = nomad_raft::Config {
+        let mut raft_cfg = nomad_raft::Config {
             cluster_id: config.region.clone(),
             ..nomad_raft::Config::new(id)
         };
+        if let Some(n) = config.raft_snapshot_threshold {
+            raft_cfg.snapshot_threshold = n;
+        }
+        if let Some(d) = config.raft_snapshot_interval {
+            raft_cfg.snapshot_interval = d;
+        }
+        if let Some(n) = config.raft_trailing_logs {
+            raft_cfg.trailing_logs = n;
+        }
         let (evals_tx, evals_rx) = mpsc::unbounded_channel();
         let (raft, join) = RaftNode::start(
             raft_cfg,

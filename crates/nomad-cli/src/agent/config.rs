@@ -233,8 +233,20 @@ fn apply_body_to(
             }
         }
         for (key, slot) in [
+            ("raft_snapshot_threshold", &mut c.raft_snapshot_threshold),
+            ("raft_trailing_logs", &mut c.raft_trailing_logs),
+        ] {
+            if let Some(n) = num_of(&s.body, key).map_err(|e| format!("server.{e}"))? {
+                if n == 0 {
+                    return Err(format!("server.{key} must be a positive number"));
+                }
+                *slot = Some(n);
+            }
+        }
+        for (key, slot) in [
             ("heartbeat_grace", &mut c.heartbeat_grace),
             ("min_heartbeat_ttl", &mut c.min_heartbeat_ttl),
+            ("raft_snapshot_interval", &mut c.raft_snapshot_interval),
         ] {
             if let Some(v) = str_of(&s.body, key) {
                 *slot = Some(

@@ -90,6 +90,12 @@ pub struct AgentConfig {
     pub heartbeat_grace: Option<Duration>,
     /// `server { min_heartbeat_ttl }` (None: Nomad's 10s).
     pub min_heartbeat_ttl: Option<Duration>,
+    /// `server { raft_snapshot_threshold }` (None: Nomad's 8192).
+    pub raft_snapshot_threshold: Option<u64>,
+    /// `server { raft_snapshot_interval }` (None: Nomad's 120s).
+    pub raft_snapshot_interval: Option<Duration>,
+    /// `server { raft_trailing_logs }` (None: the Raft crate's default).
+    pub raft_trailing_logs: Option<u64>,
     /// Garbage collection settings given in the `server` block, by Nomad's
     /// key (`eval_gc_threshold`, `batch_eval_gc_threshold`,
     /// `job_gc_threshold`, `job_gc_interval`, `node_gc_threshold`,
@@ -130,6 +136,9 @@ impl Default for AgentConfig {
             event_buffer_size: None,
             heartbeat_grace: None,
             min_heartbeat_ttl: None,
+            raft_snapshot_threshold: None,
+            raft_snapshot_interval: None,
+            raft_trailing_logs: None,
             gc: BTreeMap::new(),
             client: false,
             servers: Vec::new(),

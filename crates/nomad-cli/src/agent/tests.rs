@@ -236,6 +236,9 @@ server {
   enabled           = true
   heartbeat_grace   = "2s"
   min_heartbeat_ttl = "500ms"
+  raft_snapshot_threshold = 1000
+  raft_snapshot_interval  = "30s"
+  raft_trailing_logs      = 2000
   job_gc_threshold  = "1h"
   eval_gc_threshold = "30m"
 }
@@ -244,6 +247,9 @@ server {
     let c = parse(&args(&format!("-config {f}"))).unwrap();
     assert_eq!(c.heartbeat_grace, Some(Duration::from_secs(2)));
     assert_eq!(c.min_heartbeat_ttl, Some(Duration::from_millis(500)));
+    assert_eq!(c.raft_snapshot_threshold, Some(1000));
+    assert_eq!(c.raft_snapshot_interval, Some(Duration::from_secs(30)));
+    assert_eq!(c.raft_trailing_logs, Some(2000));
     assert_eq!(
         c.gc.get("job_gc_threshold"),
         Some(&Duration::from_secs(3600))
