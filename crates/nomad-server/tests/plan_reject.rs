@@ -202,9 +202,8 @@ async fn the_fit_check_counts_live_allocations_and_credits_stops() {
     c.mark_running().await.expect("running");
     let existing = Arc::new(c.allocs().remove(0));
 
-    let check = |plan: &Plan| {
-        nomad_server::plan_apply::evaluate_node(&s.state().snapshot(), plan, &id)
-    };
+    let check =
+        |plan: &Plan| nomad_server::plan_apply::evaluate_node(&s.state().snapshot(), plan, &id);
     assert_eq!(
         check(&placement(&id, 1, 600, Vec::new())),
         Err("cpu exhausted".to_string()),
