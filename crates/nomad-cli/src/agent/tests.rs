@@ -308,3 +308,18 @@ fn event_buffer_size_and_unknown_keys() {
         "{e}"
     );
 }
+
+#[test]
+fn zero_raft_snapshot_settings_are_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(
+        &dir,
+        "server.hcl",
+        "server {\n  enabled = true\n  raft_snapshot_threshold = 0\n}\n",
+    );
+    let e = parse(&args(&format!("-config {f}"))).unwrap_err();
+    assert!(
+        e.contains("server.raft_snapshot_threshold must be a positive number"),
+        "{e}"
+    );
+}
