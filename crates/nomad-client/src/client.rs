@@ -62,6 +62,10 @@ struct Inner {
     dirty: Arc<Dirty>,
     /// True while the servers know this node.
     registered: watch::Sender<bool>,
+    /// Asks the heartbeat loop to heartbeat now: a server answered that it
+    /// does not know the node, and only the heartbeat (forwarded to the
+    /// leader) can tell a lagging follower from a node really forgotten.
+    check_node: Notify,
     gc_now: Notify,
     http: reqwest::Client,
     /// Host usage samples for `/v1/client/stats`.
@@ -117,6 +121,7 @@ impl Client {
             allocs: Mutex::new(BTreeMap::new()),
             dirty: Arc::new(Dirty::default()),
             registered,
+            check_node: Notify::new(),
             gc_now: Notify::new(),
             http,
         });
@@ -366,7 +371,10 @@ impl Inner {
             // Half the TTL, minus up to 10 % jitter so clients spread out.
             let half = ttl / 2;
             let jitter = Duration::from_millis(fastrand::u64(0..=half.as_millis() as u64 / 5));
-            tokio::time::sleep(half.saturating_sub(jitter)).await;
+            tokio::select! {
+                _ = tokio::time::sleep(half.saturating_sub(jitter)) => {}
+                _ = self.check_node.notified() => {}
+            }
         }
     }
 
@@ -407,8 +415,15 @@ impl Inner {
                     }
                 }
                 Err(ServerError::NodeUnknown(_)) => {
-                    self.registered.send_replace(false);
-                    tokio::time::sleep(RETRY_MIN).await;
+                    // The server asked may be a follower that has not yet
+                    // applied the registration. Retry, and let the
+                    // heartbeat loop find out whether the node must
+                    // register again (this loop must not wait for a
+                    // registration that nobody else would start).
+                    tracing::debug!("server does not know the node yet; retrying the watch");
+                    self.check_node.notify_one();
+                    tokio::time::sleep(backoff(attempt)).await;
+                    attempt += 1;
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "watching allocations");

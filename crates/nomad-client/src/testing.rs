@@ -28,6 +28,7 @@ struct State {
     heartbeats: u64,
     registrations: u64,
     unavailable: bool,
+    lagging_watches: u32,
 }
 
 /// A fake server cluster in memory: registers nodes, serves their
@@ -107,6 +108,13 @@ impl FakeServer {
         self.commit(|s, _| {
             s.nodes.remove(id);
         });
+    }
+
+    /// Answers the next `n` allocation watches "node unknown" even though
+    /// the node is registered: a follower that has not yet applied the
+    /// registration answers so.
+    pub fn lag_watches(&self, n: u32) {
+        lock(&self.state).lagging_watches = n;
     }
 
     /// Makes every call fail with `Unavailable` (or stop failing).
@@ -228,7 +236,11 @@ impl ServerApi for FakeServer {
     ) -> Result<AllocWatch, ServerError> {
         self.check()?;
         {
-            let s = lock(&self.state);
+            let mut s = lock(&self.state);
+            if s.lagging_watches > 0 {
+                s.lagging_watches -= 1;
+                return Err(ServerError::NodeUnknown(node_id.to_string()));
+            }
             match s.nodes.get(node_id) {
                 None => return Err(ServerError::NodeUnknown(node_id.to_string())),
                 Some(n) if n.secret_id != secret_id => return Err(ServerError::PermissionDenied),

@@ -72,3 +72,32 @@ async fn survives_unavailable_servers() {
     server.set_unavailable(false);
     wait_registered(&server, client.node_id()).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lagging_server_that_does_not_know_the_node_yet_does_not_stop_the_watch() {
+    // A follower may answer the first watches before it has applied the
+    // node's registration; the node stays registered and its allocations
+    // must still start.
+    init_tracing();
+    let dir = tempfile::tempdir().unwrap();
+    let server = Arc::new(FakeServer::with_ttl(Duration::from_secs(30)));
+    server.lag_watches(2);
+    let client = Client::start(config(dir.path()), server.clone())
+        .await
+        .unwrap();
+    wait_registered(&server, client.node_id()).await;
+    let job = nomad_client::testing::job(
+        "lag",
+        "batch",
+        vec![nomad_client::testing::raw_exec_task("t", "/bin/true", &[])],
+        None,
+    );
+    let a = nomad_client::testing::alloc(job, client.node_id());
+    let id = a.id.clone();
+    server.add_alloc(a);
+    server
+        .wait_alloc(&id, Duration::from_secs(10), |a| a.client_status == "complete")
+        .await
+        .unwrap();
+    assert_eq!(server.registrations(), 1, "the node was never forgotten");
+}
