@@ -20,6 +20,10 @@ mod drain;
 mod heal;
 mod system;
 
+/// The binaries' allocator, so that the figures are those of `nomad-server`.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::collections::HashSet;
 use std::time::Duration;
 

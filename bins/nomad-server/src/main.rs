@@ -4,6 +4,11 @@
 //!
 //! Thin by design: the composition lives in `nomad_agent` (bins/nomad).
 
+/// mimalloc rather than glibc's malloc: measured in docs/benchmarks.md
+/// ("Allocator").
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     std::process::exit(nomad_agent::run_role(true));
 }

@@ -2,6 +2,11 @@
 //! server, a client and the `/v1` HTTP API in one process (see
 //! `nomad_agent::agent`).
 
+/// mimalloc rather than glibc's malloc: measured in docs/benchmarks.md
+/// ("Allocator").
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     // `nomad __artifact-unpack …`: the agent's low-privilege artifact
     // unpacker; returns at once otherwise.
