@@ -96,7 +96,9 @@ async fn a_lagging_server_that_does_not_know_the_node_yet_does_not_stop_the_watc
     let id = a.id.clone();
     server.add_alloc(a);
     server
-        .wait_alloc(&id, Duration::from_secs(10), |a| a.client_status == "complete")
+        .wait_alloc(&id, Duration::from_secs(10), |a| {
+            a.client_status == "complete"
+        })
         .await
         .unwrap();
     assert_eq!(server.registrations(), 1, "the node was never forgotten");

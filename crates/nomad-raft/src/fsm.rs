@@ -8,6 +8,10 @@ use std::collections::BTreeMap;
 pub type SnapshotWriter =
     Box<dyn FnOnce(&mut dyn std::io::Write) -> std::io::Result<()> + Send + 'static>;
 
+/// A proposer's own decoded form of the command it proposes (see
+/// [`StateMachine::apply_decoded`]): the state machine downcasts it to its command type.
+pub type Decoded = Box<dyn std::any::Any + Send>;
+
 /// A deterministic state machine fed by committed Raft entries.
 ///
 /// Same shape as `nomad-state`'s FSM, so that any FSM plugs in without this crate depending on
@@ -17,6 +21,14 @@ pub trait StateMachine: Send + 'static {
     /// Applies the command committed at `index` and returns its result (given back to the
     /// proposer).
     fn apply(&mut self, index: u64, data: &[u8]) -> Vec<u8>;
+    /// Applies an entry this node proposed with [`crate::RaftHandle::propose_decoded`]:
+    /// `decoded` is the proposer's in-memory form of exactly `data`, so the state machine may
+    /// apply it without decoding `data` again. It must give the same state and result as
+    /// `apply(index, data)` would (every other server decodes `data`). The default ignores it.
+    fn apply_decoded(&mut self, index: u64, data: &[u8], decoded: Decoded) -> Vec<u8> {
+        drop(decoded);
+        self.apply(index, data)
+    }
     /// A serialised image of the whole state (taken at the current applied index).
     fn snapshot(&self) -> Vec<u8>;
     /// Writes the same image as [`StateMachine::snapshot`] into `w`. Large state machines
@@ -58,6 +70,9 @@ impl<F: StateMachine> StateMachine for std::sync::Arc<std::sync::Mutex<F>> {
     }
     fn restore(&mut self, data: &[u8]) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         lock(self).restore(data)
+    }
+    fn apply_decoded(&mut self, index: u64, data: &[u8], decoded: Decoded) -> Vec<u8> {
+        lock(self).apply_decoded(index, data, decoded)
     }
     fn applied_index(&self) -> u64 {
         lock(self).applied_index()

@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 use crate::config::Config;
 use crate::core::{Core, Membership, Output, Reply, SnapshotWritten};
 use crate::error::{RaftError, Result};
+use crate::fsm::Decoded;
 use crate::fsm::StateMachine;
 use crate::status::RaftStatus;
 use crate::storage::{LogStore, RocksStorage};
@@ -36,7 +37,7 @@ pub(crate) enum Event {
 }
 
 pub(crate) enum Command {
-    Propose(Vec<u8>, Reply<(u64, Vec<u8>)>),
+    Propose(Vec<u8>, Option<Decoded>, Reply<(u64, Vec<u8>)>),
     ReadIndex(Reply<u64>),
     Membership(Membership, Reply<u64>),
     Bootstrap(Vec<(u64, String)>, Reply<()>),
@@ -182,7 +183,7 @@ fn handle_event<S: LogStore, F: StateMachine>(
         Event::SnapshotStatus(id, ok) => core.report_snapshot(id, ok),
         Event::SnapshotWritten(w) => core.snapshot_written(w),
         Event::Cmd(cmd) => match cmd {
-            Command::Propose(data, reply) => core.propose(data, reply),
+            Command::Propose(data, decoded, reply) => core.propose(data, decoded, reply),
             Command::ReadIndex(reply) => core.read_index(reply),
             Command::Membership(change, reply) => core.change_membership(change, reply),
             Command::Bootstrap(voters, reply) => {
@@ -234,7 +235,15 @@ impl RaftHandle {
     /// and applied by this node's state machine. At a follower the proposal is forwarded to the
     /// leader (unless `forward_proposals` is off: then [`RaftError::NotLeader`]).
     pub async fn propose(&self, data: Vec<u8>) -> Result<(u64, Vec<u8>)> {
-        self.request(|r| Command::Propose(data, r)).await
+        self.request(|r| Command::Propose(data, None, r)).await
+    }
+
+    /// [`RaftHandle::propose`], with the caller's in-memory form of `data`: when this node
+    /// applies the entry it calls [`StateMachine::apply_decoded`] with it instead of
+    /// decoding `data` again. Other servers decode `data` as usual.
+    pub async fn propose_decoded(&self, data: Vec<u8>, decoded: Decoded) -> Result<(u64, Vec<u8>)> {
+        self.request(|r| Command::Propose(data, Some(decoded), r))
+            .await
     }
 
     /// A linearizable read barrier (ReadIndex): resolves with an index once the leader has

@@ -344,7 +344,18 @@ impl<F: StateMachine> SimCluster<F> {
 
     /// Proposes `data` at node `id`.
     pub fn propose(&mut self, id: u64, data: Vec<u8>) -> SimRequest<(u64, Vec<u8>)> {
-        self.request(id, |c, r| c.propose(data, r))
+        self.request(id, |c, r| c.propose(data, None, r))
+    }
+
+    /// Proposes `data` at node `id` with its in-memory form (see
+    /// [`crate::RaftHandle::propose_decoded`]).
+    pub fn propose_decoded(
+        &mut self,
+        id: u64,
+        data: Vec<u8>,
+        decoded: crate::fsm::Decoded,
+    ) -> SimRequest<(u64, Vec<u8>)> {
+        self.request(id, |c, r| c.propose(data, Some(decoded), r))
     }
 
     /// Requests a ReadIndex at node `id`.

@@ -1,7 +1,7 @@
 //! Deterministic cluster tests: real Raft cores over a simulated network, seeded RNG, no
 //! wall clock.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use nomad_raft::sim::{Faults, SimCluster, SimRequest};
@@ -572,4 +572,77 @@ fn same_seed_same_history() {
     let a = chaos(42, 3, 4_000);
     let b = chaos(42, 3, 4_000);
     assert_eq!((a.acked, a.digest, a.sent), (b.acked, b.digest, b.sent));
+}
+
+/// A key/value machine that counts the entries it applied from the proposer's in-memory
+/// form, and checks that form against the entry's bytes.
+#[derive(Default)]
+struct Counting {
+    kv: KvStateMachine,
+    decoded: u64,
+}
+
+impl nomad_raft::StateMachine for Counting {
+    fn apply(&mut self, index: u64, data: &[u8]) -> Vec<u8> {
+        self.kv.apply(index, data)
+    }
+    fn apply_decoded(&mut self, index: u64, data: &[u8], d: nomad_raft::Decoded) -> Vec<u8> {
+        let cmd = d.downcast::<KvCommand>().expect("a KvCommand");
+        assert_eq!(
+            KvCommand::decode(data).as_ref(),
+            Some(&*cmd),
+            "entry {index}"
+        );
+        self.decoded += 1;
+        self.kv.apply(index, data)
+    }
+    fn snapshot(&self) -> Vec<u8> {
+        self.kv.snapshot()
+    }
+    fn restore(&mut self, data: &[u8]) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        self.kv.restore(data)
+    }
+    fn applied_index(&self) -> u64 {
+        self.kv.applied_index()
+    }
+}
+
+#[test]
+fn only_the_proposer_applies_its_in_memory_form_and_every_server_ends_equal() {
+    let mut c = SimCluster::new(&[1, 2, 3], 7, cfg(), Counting::default);
+    let l = c.wait_for_leader(3_000).expect("leader");
+    let f = (1..=3).find(|i| *i != l).expect("follower");
+    let decoded = |k: &str| {
+        let cmd = KvCommand::Set(k.as_bytes().to_vec(), b"v".to_vec());
+        (cmd.encode(), Box::new(cmd) as nomad_raft::Decoded)
+    };
+    for (at, key) in [(l, "at-leader"), (f, "at-follower")] {
+        let (data, d) = decoded(key);
+        let mut r = c.propose_decoded(at, data, d);
+        assert!(c.wait(&mut r, 3_000), "{key} not answered");
+        r.take().expect("answered").expect("committed");
+    }
+    // A proposal without its in-memory form is decoded everywhere.
+    let mut r = c.propose(l, set("plain", "v"));
+    assert!(c.wait(&mut r, 3_000));
+    let ok = c.run_until(2_000, |c| {
+        (1..=3).all(|id| c.fsm(id).is_some_and(|m| m.kv.len() == 3))
+    });
+    assert!(ok, "not every server applied the three entries");
+    let counts: Vec<u64> = (1..=3)
+        .map(|id| c.fsm(id).map_or(0, |m| m.decoded))
+        .collect();
+    let digests: BTreeMap<u64, u64> = (1..=3)
+        .filter_map(|id| c.fsm(id).map(|m| (id, m.kv.digest())))
+        .collect();
+    assert_eq!(
+        digests.values().collect::<BTreeSet<_>>().len(),
+        1,
+        "{digests:?}"
+    );
+    // The leader's and the follower's own proposals: one each; the third server none.
+    let other = (1..=3).find(|i| *i != l && *i != f).expect("third");
+    assert_eq!(counts[(l - 1) as usize], 1, "{counts:?}");
+    assert_eq!(counts[(f - 1) as usize], 1, "{counts:?}");
+    assert_eq!(counts[(other - 1) as usize], 0, "{counts:?}");
 }

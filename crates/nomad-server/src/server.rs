@@ -394,7 +394,10 @@ impl Server {
     /// whichever server proposed it.
     pub(crate) async fn propose(&self, cmd: Command) -> Result<ApplyResult, ServerError> {
         let kind = cmd.type_name();
-        let (index, bytes) = self.inner.raft.propose(cmd.encode()).await?;
+        let data = cmd
+            .try_encode()
+            .ok_or_else(|| ServerError::Internal(format!("{kind}: cannot encode the entry")))?;
+        let (index, bytes) = self.inner.raft.propose_decoded(data, Box::new(cmd)).await?;
         let result = ApplyResult::decode(&bytes)
             .map_err(|e| ServerError::Internal(format!("{kind} at {index}: {e}")))?;
         Ok(result)

@@ -93,6 +93,26 @@ async fn bootstrap_expect_forms_one_cluster_and_survives_the_leader() {
         .await,
         "the follower's evaluation completes on every server"
     );
+    // The leader applied its own entries from memory, the followers decoded
+    // them from the log: the three states are the same, row for row.
+    let digests = || {
+        servers
+            .iter()
+            .map(|s| {
+                let snap = s.state().snapshot();
+                (snap.latest_index(), snap.digest().combined())
+            })
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        testing::wait_until(T, || {
+            let d = digests();
+            d.iter().all(|x| *x == d[0])
+        })
+        .await,
+        "the servers' states differ: {:?}",
+        digests()
+    );
     hb.abort();
     // `system gc` at a follower runs on the leader.
     follower.system_gc().await.expect("system gc at a follower");

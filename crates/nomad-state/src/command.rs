@@ -135,18 +135,27 @@ impl Command {
         }
     }
 
-    /// Encodes the entry for the log.
+    /// Encodes the entry for the log. Serializing plain data into a `Vec`
+    /// cannot fail (every map key in these types is a string); should it,
+    /// the entry becomes a `Noop`. A proposer that applies its own command
+    /// in memory must use [`Command::try_encode`] instead.
     pub fn encode(&self) -> Vec<u8> {
+        self.try_encode().unwrap_or_else(|| {
+            let mut out = Vec::with_capacity(32);
+            out.extend_from_slice(&LOG_MAGIC);
+            out.push(LOG_FORMAT_VERSION);
+            out.extend_from_slice(br#"{"Type":"Noop"}"#);
+            out
+        })
+    }
+
+    /// Encodes the entry for the log; `None` if it cannot be serialized.
+    pub fn try_encode(&self) -> Option<Vec<u8>> {
         let mut out = Vec::with_capacity(256);
         out.extend_from_slice(&LOG_MAGIC);
         out.push(LOG_FORMAT_VERSION);
-        // Serializing plain data into a Vec cannot fail: every map key in
-        // these types is a string.
-        if serde_json::to_writer(&mut out, self).is_err() {
-            out.truncate(3);
-            out.extend_from_slice(br#"{"Type":"Noop"}"#);
-        }
-        out
+        serde_json::to_writer(&mut out, self).ok()?;
+        Some(out)
     }
 
     /// Decodes an entry written by [`Command::encode`].

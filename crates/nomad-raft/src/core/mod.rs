@@ -16,7 +16,7 @@ use tokio::sync::oneshot;
 
 use crate::config::Config;
 use crate::error::{RaftError, StorageError};
-use crate::fsm::StateMachine;
+use crate::fsm::{Decoded, StateMachine};
 use crate::status::{RaftStatus, Role, SINGLE_SERVER_WARNING};
 use crate::storage::{decode_image, encode_image, LogStore};
 
@@ -49,11 +49,13 @@ impl Waiter {
 }
 
 /// A proposal waiting for the next batch: its sequence number, entry and reply.
-type Queued = (u64, Entry, Reply<(u64, Vec<u8>)>);
+type Queued = (u64, Entry, Option<Decoded>, Reply<(u64, Vec<u8>)>);
 
 struct Pending {
     deadline: u64,
     waiter: Waiter,
+    /// The proposer's in-memory form of the entry, for the local apply.
+    decoded: Option<Decoded>,
 }
 
 /// SplitMix64: small, seedable, good enough for timeouts and ids.
@@ -321,7 +323,12 @@ impl<S: LogStore, F: StateMachine> Core<S, F> {
     /// Queues a command; all queued commands go to raft as one batch (one `MsgPropose`, one
     /// append message per follower) at the next `handle_ready`. The reply comes once the entry
     /// is committed and applied locally.
-    pub(crate) fn propose(&mut self, data: Vec<u8>, reply: Reply<(u64, Vec<u8>)>) {
+    pub(crate) fn propose(
+        &mut self,
+        data: Vec<u8>,
+        decoded: Option<Decoded>,
+        reply: Reply<(u64, Vec<u8>)>,
+    ) {
         if !self.is_leader() && (!self.cfg.forward_proposals || self.leader_id().is_none()) {
             let _ = reply.send(Err(self.not_leader()));
             return;
@@ -332,7 +339,7 @@ impl<S: LogStore, F: StateMachine> Core<S, F> {
             context: ctx.into(),
             ..Default::default()
         };
-        self.batch.push((seq, e, reply));
+        self.batch.push((seq, e, decoded, reply));
         if self.batch.len() >= self.cfg.max_batch {
             self.flush_proposals();
         }
@@ -346,7 +353,7 @@ impl<S: LogStore, F: StateMachine> Core<S, F> {
         let batch = std::mem::take(&mut self.batch);
         let leader = self.is_leader();
         if !leader && (!self.cfg.forward_proposals || self.leader_id().is_none()) {
-            for (_, _, reply) in batch {
+            for (_, _, _, reply) in batch {
                 let _ = reply.send(Err(self.not_leader()));
             }
             return;
@@ -354,9 +361,9 @@ impl<S: LogStore, F: StateMachine> Core<S, F> {
         let n = batch.len() as u64;
         let mut entries = Vec::with_capacity(batch.len());
         let mut waiters = Vec::with_capacity(batch.len());
-        for (seq, e, reply) in batch {
+        for (seq, e, decoded, reply) in batch {
             entries.push(e);
-            waiters.push((seq, reply));
+            waiters.push((seq, decoded, reply));
         }
         let mut m = Message::default();
         m.set_msg_type(MessageType::MsgPropose);
@@ -367,7 +374,7 @@ impl<S: LogStore, F: StateMachine> Core<S, F> {
                 let deadline = self.deadline();
                 // As leader the batch was appended as the last `n` entries.
                 let first = (self.node.raft.raft_log.last_index() + 1).saturating_sub(n);
-                for (i, (seq, reply)) in waiters.into_iter().enumerate() {
+                for (i, (seq, decoded, reply)) in waiters.into_iter().enumerate() {
                     if leader {
                         self.expected.insert(first + i as u64, seq);
                     }
@@ -376,13 +383,14 @@ impl<S: LogStore, F: StateMachine> Core<S, F> {
                         Pending {
                             deadline,
                             waiter: Waiter::Write(reply),
+                            decoded,
                         },
                     );
                 }
             }
             Err(e) => {
                 let no_leader = self.leader_id().is_none();
-                for (_, reply) in waiters {
+                for (_, _, reply) in waiters {
                     let err = match &e {
                         raft::Error::ProposalDropped if no_leader => RaftError::NoLeader,
                         raft::Error::ProposalDropped => RaftError::Dropped,
@@ -467,6 +475,7 @@ impl<S: LogStore, F: StateMachine> Core<S, F> {
                     Pending {
                         deadline,
                         waiter: Waiter::Conf(reply),
+                        decoded: None,
                     },
                 );
             }
@@ -543,7 +552,7 @@ impl<S: LogStore, F: StateMachine> Core<S, F> {
 
     /// Fails every waiting request (shutdown).
     pub(crate) fn fail_all(&mut self, e: impl Fn() -> RaftError) {
-        for (_, _, r) in std::mem::take(&mut self.batch) {
+        for (_, _, _, r) in std::mem::take(&mut self.batch) {
             let _ = r.send(Err(e()));
         }
         for (_, p) in std::mem::take(&mut self.proposals) {

@@ -8,7 +8,7 @@ use raft::{ReadState, StateRole};
 
 use super::{conf_change_of, decode_ctx, Core, Waiter};
 use crate::error::{RaftError, StorageError};
-use crate::fsm::StateMachine;
+use crate::fsm::{Decoded, StateMachine};
 use crate::status::Role;
 use crate::storage::{decode_image, LogStore};
 
@@ -179,8 +179,11 @@ impl<S: LogStore, F: StateMachine> Core<S, F> {
             }
             match e.get_entry_type() {
                 EntryType::EntryNormal => {
+                    let decoded = self.take_decoded(&e.context);
                     let result = if e.data.is_empty() || index <= self.fsm.applied_index() {
                         Vec::new()
+                    } else if let Some(d) = decoded {
+                        self.fsm.apply_decoded(index, &e.data, d)
                     } else {
                         self.fsm.apply(index, &e.data)
                     };
@@ -229,6 +232,17 @@ impl<S: LogStore, F: StateMachine> Core<S, F> {
                 Err(RaftError::ConfChangeRejected(err.to_string()))
             }
         }
+    }
+
+    /// The in-memory form a proposal of this node's current incarnation attached to the
+    /// entry with context `ctx` (the context names the proposal, so the entry's data is the
+    /// data proposed with it).
+    fn take_decoded(&mut self, ctx: &[u8]) -> Option<Decoded> {
+        let (origin, inc, seq) = decode_ctx(ctx)?;
+        if origin != self.id || inc != self.incarnation {
+            return None;
+        }
+        self.proposals.get_mut(&seq)?.decoded.take()
     }
 
     /// Answers the proposal behind the entry at `index`, and fails a proposal this node
