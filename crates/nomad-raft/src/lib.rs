@@ -1,7 +1,7 @@
 //! Consensus for Nomad servers.
 //!
 //! Owns: a TiKV raft-rs [`RawNode`](raft::RawNode) driven by a dedicated thread; the Raft log,
-//! hard state and snapshot metadata in RocksDB ([`RocksStorage`]; the newest 64 MiB of
+//! hard state and snapshot metadata in RocksDB ([`RocksStorage`]; the newest 32 MiB of
 //! entries also in memory; the snapshot image streamed from the state machine into a file of
 //! its own, never built in memory whole, by a background thread when the state machine can
 //! capture its state); the TCP transport between servers ([`TcpTransport`], with its own listener or
@@ -56,7 +56,7 @@
 //!
 //! Limits: snapshots travel as one frame (`TcpOptions::max_frame`, 256 MiB by default) and are
 //! read into memory whole to be sent or installed; between snapshots the log grows by up to two
-//! intervals' worth of entries (on disk; the newest 64 MiB also in memory), all replayed on
+//! intervals' worth of entries (on disk; the newest 32 MiB also in memory), all replayed on
 //! restart; the transport has no TLS yet.
 
 mod config;

@@ -67,7 +67,7 @@ const SNAP_CF: &str = "snapshot";
 /// The directory (in the data directory) of the snapshot's image file.
 const SNAP_DIR: &str = "snapshot";
 /// How many bytes of the newest entries stay in memory.
-pub const ENTRY_CACHE_BYTES: usize = 64 << 20;
+pub const ENTRY_CACHE_BYTES: usize = 32 << 20;
 
 fn ekey(index: u64) -> [u8; 10] {
     let mut k = [0u8; 10];
