@@ -10,7 +10,7 @@
 //! returned as failed; evaluations with a `WaitUntil` in the future are held
 //! until then.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -29,10 +29,18 @@ struct Unacked {
     deadline: Instant,
 }
 
+/// Order of a ready queue: higher priority first, then the older
+/// evaluation (lower create index), then arrival.
+type ReadyKey = (std::cmp::Reverse<i64>, u64, u64);
+
 #[derive(Default)]
 struct State {
     enabled: bool,
-    ready: HashMap<String, Vec<Evaluation>>,
+    /// Per scheduler type, in dequeue order (see [`ReadyKey`]).
+    ready: HashMap<String, BTreeMap<ReadyKey, Evaluation>>,
+    /// Arrival counter: evaluations of equal priority and index leave in
+    /// the order they came.
+    next_seq: u64,
     unack: HashMap<String, Unacked>,
     /// Job → the evaluation ready or in flight for it.
     in_flight: HashMap<JobKey, String>,
@@ -139,7 +147,7 @@ impl EvalBroker {
     pub fn stats(&self) -> BrokerStats {
         let s = self.lock();
         BrokerStats {
-            ready: s.ready.values().map(Vec::len).sum(),
+            ready: s.ready.values().map(BTreeMap::len).sum(),
             unacked: s.unack.len(),
             pending: s.pending.values().map(Vec::len).sum(),
             delayed: s.delayed.len(),
@@ -177,29 +185,36 @@ impl EvalBroker {
             }
             s.in_flight.insert(key, eval.id.clone());
         }
+        Self::push_ready(s, eval);
+    }
+
+    fn push_ready(s: &mut State, eval: Evaluation) {
+        let key = (
+            std::cmp::Reverse(eval.priority),
+            eval.create_index,
+            s.next_seq,
+        );
+        s.next_seq += 1;
         s.ready
             .entry(eval.eval_type.clone())
             .or_default()
-            .push(eval);
+            .insert(key, eval);
     }
 
     fn take_ready(&self, s: &mut State, types: &[String]) -> Option<(Evaluation, String)> {
-        let mut best: Option<(String, usize)> = None;
-        let mut best_key = (i64::MIN, u64::MAX);
+        // The head of each type's queue; across types a later type wins
+        // only with a strictly higher priority or older index.
+        let mut best: Option<(&String, ReadyKey)> = None;
         for t in types {
-            if let Some(q) = s.ready.get(t) {
-                for (i, e) in q.iter().enumerate() {
-                    let better = e.priority > best_key.0
-                        || (e.priority == best_key.0 && e.create_index < best_key.1);
-                    if best.is_none() || better {
-                        best_key = (e.priority, e.create_index);
-                        best = Some((t.clone(), i));
-                    }
-                }
+            let Some((k, _)) = s.ready.get(t).and_then(BTreeMap::first_key_value) else {
+                continue;
+            };
+            if best.is_none_or(|(_, b)| (k.0, k.1) < (b.0, b.1)) {
+                best = Some((t, *k));
             }
         }
-        let (t, i) = best?;
-        let eval = s.ready.get_mut(&t)?.remove(i);
+        let (t, k) = best.map(|(t, k)| (t.clone(), k))?;
+        let eval = s.ready.get_mut(&t)?.remove(&k)?;
         let token = crate::new_id();
         *s.deliveries.entry(eval.id.clone()).or_default() += 1;
         s.unack.insert(
@@ -312,10 +327,7 @@ impl EvalBroker {
             out.failed.push(u.eval);
             out
         } else {
-            s.ready
-                .entry(u.eval.eval_type.clone())
-                .or_default()
-                .push(u.eval);
+            Self::push_ready(s, u.eval);
             Outcome::default()
         }
     }
@@ -401,6 +413,27 @@ mod tests {
         );
         let (w, _) = b.dequeue(&types(), t).await.unwrap();
         assert_eq!(w.id, "e");
+    }
+
+    #[tokio::test]
+    async fn equal_evaluations_leave_in_arrival_order_and_types_compete_by_priority() {
+        let b = EvalBroker::new(Duration::from_secs(60), 3);
+        b.set_enabled(true);
+        // Evaluations written by one entry share their index.
+        for (i, id) in ["n3", "n1", "n2"].iter().enumerate() {
+            b.enqueue(ev(id, &format!("j{i}"), 50, 7));
+        }
+        let mut sys = ev("s", "js", 60, 9);
+        sys.eval_type = "system".into();
+        b.enqueue(sys);
+        let both = vec!["service".to_string(), "system".to_string()];
+        let t = Duration::from_millis(10);
+        let mut got = Vec::new();
+        while let Some((e, _)) = b.dequeue(&both, t).await {
+            got.push(e.id);
+        }
+        assert_eq!(got, ["s", "n3", "n1", "n2"]);
+        assert_eq!(b.stats().ready, 0);
     }
 
     #[tokio::test]
