@@ -8,7 +8,7 @@ use raft::{ReadState, StateRole};
 
 use super::{conf_change_of, decode_ctx, Core, Waiter};
 use crate::error::{RaftError, StorageError};
-use crate::fsm::{Decoded, StateMachine};
+use crate::fsm::StateMachine;
 use crate::status::Role;
 use crate::storage::{decode_image, LogStore};
 
@@ -138,12 +138,9 @@ impl<S: LogStore, F: StateMachine> Core<S, F> {
     }
 
     fn on_read_state(&mut self, rs: ReadState) {
-        let Some((origin, inc, seq)) = decode_ctx(&rs.request_ctx) else {
+        let Some(seq) = self.own_seq(&rs.request_ctx) else {
             return;
         };
-        if origin != self.id || inc != self.incarnation {
-            return;
-        }
         if let Some((deadline, reply)) = self.reads.remove(&seq) {
             if self.applied >= rs.index {
                 let _ = reply.send(Ok(rs.index));
@@ -177,9 +174,10 @@ impl<S: LogStore, F: StateMachine> Core<S, F> {
             if index <= self.applied {
                 continue;
             }
+            let mine = self.own_seq(&e.context);
             match e.get_entry_type() {
                 EntryType::EntryNormal => {
-                    let decoded = self.take_decoded(&e.context);
+                    let decoded = mine.and_then(|seq| self.proposals.get_mut(&seq)?.decoded.take());
                     let result = if e.data.is_empty() || index <= self.fsm.applied_index() {
                         Vec::new()
                     } else if let Some(d) = decoded {
@@ -188,12 +186,12 @@ impl<S: LogStore, F: StateMachine> Core<S, F> {
                         self.fsm.apply(index, &e.data)
                     };
                     self.applied = index;
-                    self.resolve(index, &e.context, Ok(result));
+                    self.resolve(index, mine, Ok(result));
                 }
                 EntryType::EntryConfChange | EntryType::EntryConfChangeV2 => {
                     let outcome = self.apply_conf_change(&e);
                     self.applied = index;
-                    self.resolve(index, &e.context, outcome.map(|()| Vec::new()));
+                    self.resolve(index, mine, outcome.map(|()| Vec::new()));
                 }
             }
         }
@@ -234,23 +232,18 @@ impl<S: LogStore, F: StateMachine> Core<S, F> {
         }
     }
 
-    /// The in-memory form a proposal of this node's current incarnation attached to the
-    /// entry with context `ctx` (the context names the proposal, so the entry's data is the
-    /// data proposed with it).
-    fn take_decoded(&mut self, ctx: &[u8]) -> Option<Decoded> {
+    /// The sequence number of the request of this node's current incarnation that `ctx`
+    /// names (a proposal, a conf change or a read), if it names one. An entry whose context
+    /// names a proposal carries exactly the data proposed with it.
+    fn own_seq(&self, ctx: &[u8]) -> Option<u64> {
         let (origin, inc, seq) = decode_ctx(ctx)?;
-        if origin != self.id || inc != self.incarnation {
-            return None;
-        }
-        self.proposals.get_mut(&seq)?.decoded.take()
+        (origin == self.id && inc == self.incarnation).then_some(seq)
     }
 
-    /// Answers the proposal behind the entry at `index`, and fails a proposal this node
-    /// expected at `index` when another entry took its place.
-    fn resolve(&mut self, index: u64, ctx: &[u8], outcome: Result<Vec<u8>, RaftError>) {
-        let mine = decode_ctx(ctx)
-            .filter(|(origin, inc, _)| *origin == self.id && *inc == self.incarnation)
-            .map(|(_, _, seq)| seq);
+    /// Answers the proposal behind the entry at `index` (`mine`: its sequence number when
+    /// this node proposed it), and fails a proposal this node expected at `index` when another
+    /// entry took its place.
+    fn resolve(&mut self, index: u64, mine: Option<u64>, outcome: Result<Vec<u8>, RaftError>) {
         if let Some(seq) = self.expected.remove(&index) {
             if mine != Some(seq) {
                 if let Some(p) = self.proposals.remove(&seq) {
