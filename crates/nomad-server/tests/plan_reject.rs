@@ -153,12 +153,9 @@ async fn a_disconnected_node_takes_only_unknown_markings() {
     let err = nomad_server::plan_apply::evaluate_node(&snap, &plan, &id)
         .expect_err("a placement on a disconnected node");
     assert_eq!(err, "node is disconnected and contains invalid updates");
-    for allocs in plan.node_allocation.values_mut() {
-        for a in allocs.iter_mut() {
-            Arc::make_mut(a).client_status =
-                nomad_types::consts::alloc_client_status::UNKNOWN.into();
-        }
-    }
+    each_placement(&mut plan, |a| {
+        a.client_status = nomad_types::consts::alloc_client_status::UNKNOWN.into();
+    });
     assert_eq!(
         nomad_server::plan_apply::evaluate_node(&snap, &plan, &id),
         Ok(())
@@ -166,19 +163,25 @@ async fn a_disconnected_node_takes_only_unknown_markings() {
     s.shutdown().await;
 }
 
+/// Edits every allocation the plan places.
+fn each_placement(plan: &mut Plan, mut f: impl FnMut(&mut Allocation)) {
+    for allocs in plan.node_allocation.values_mut() {
+        for a in allocs.iter_mut() {
+            f(Arc::make_mut(a));
+        }
+    }
+}
+
 /// A plan placing `cpu` MHz on `node_id` (a fresh allocation each time),
 /// stopping `stops` there.
 fn placement(node_id: &str, n: u8, cpu: i64, stops: Vec<Arc<Allocation>>) -> Plan {
     let mut plan = oversized_plan(node_id);
-    for allocs in plan.node_allocation.values_mut() {
-        for a in allocs.iter_mut() {
-            let a = Arc::make_mut(a);
-            a.id = format!("00000000-0000-4000-8000-0000000001{n:02}");
-            if let Some(r) = a.resources.as_mut() {
-                Arc::make_mut(r).cpu = Some(cpu);
-            }
+    each_placement(&mut plan, |a| {
+        a.id = format!("00000000-0000-4000-8000-0000000001{n:02}");
+        if let Some(r) = a.resources.as_mut() {
+            Arc::make_mut(r).cpu = Some(cpu);
         }
-    }
+    });
     if !stops.is_empty() {
         plan.node_update.insert(node_id.to_string(), stops);
     }

@@ -35,6 +35,11 @@ fn dev_flags_and_config_file() {
         .contains("data directory"));
 }
 
+/// `nomad agent -config PATH`.
+fn parse_config(path: &str) -> Result<AgentConfig, String> {
+    parse(&args(&format!("-config {path}")))
+}
+
 fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
     let f = dir.path().join(name);
     std::fs::write(&f, text).unwrap();
@@ -77,7 +82,7 @@ server {
 }
 "#,
     );
-    let c = parse(&args(&format!("-config {f}"))).unwrap();
+    let c = parse_config(&f).unwrap();
     assert_eq!(c.serf_port, 5648);
     assert_eq!(c.bootstrap_expect, 3);
     assert_eq!(c.retry_join, ["10.0.0.1", "10.0.0.2:4648"]);
@@ -210,7 +215,7 @@ fn json_config_files() {
   "plugin": {"raw_exec": {"config": {"enabled": true}}}
 }"#,
     );
-    let c = parse(&args(&format!("-config {f}"))).unwrap();
+    let c = parse_config(&f).unwrap();
     assert_eq!(c.datacenter, "east");
     assert_eq!((c.http_port, c.serf_port), (5656, 4700));
     assert!(c.server && c.client);
@@ -220,7 +225,7 @@ fn json_config_files() {
     assert_eq!(c.meta["rack"], "r1");
     assert_eq!(c.plugins["raw_exec"]["enabled"], serde_json::json!(true));
     let g = write(&dir, "broken.json", "{\"server\": ");
-    let e = parse(&args(&format!("-config {g}"))).unwrap_err();
+    let e = parse_config(&g).unwrap_err();
     assert!(e.contains("invalid JSON"), "{e}");
 }
 
@@ -244,7 +249,7 @@ server {
 }
 "#,
     );
-    let c = parse(&args(&format!("-config {f}"))).unwrap();
+    let c = parse_config(&f).unwrap();
     assert_eq!(c.heartbeat_grace, Some(Duration::from_secs(2)));
     assert_eq!(c.min_heartbeat_ttl, Some(Duration::from_millis(500)));
     assert_eq!(c.raft_snapshot_threshold, Some(1000));
@@ -263,7 +268,7 @@ server {
         "bad.hcl",
         "data_dir = \"/tmp/nomad\"\nserver {\n  job_gc_threshold = \"soon\"\n}\n",
     );
-    let e = parse(&args(&format!("-config {bad}"))).unwrap_err();
+    let e = parse_config(&bad).unwrap_err();
     assert!(e.contains("server.job_gc_threshold"), "{e}");
 }
 
@@ -275,7 +280,7 @@ fn event_buffer_size_and_unknown_keys() {
         "server.hcl",
         "data_dir = \"/tmp/nomad\"\nserver {\n  enabled = true\n  event_buffer_size = 250\n}\n",
     );
-    let c = parse(&args(&format!("-config {f}"))).unwrap();
+    let c = parse_config(&f).unwrap();
     assert_eq!(c.event_buffer_size, Some(250));
     let c = parse(&args("-dev")).unwrap();
     assert_eq!(c.event_buffer_size, None);
@@ -285,7 +290,7 @@ fn event_buffer_size_and_unknown_keys() {
         "bad.hcl",
         "data_dir = \"/tmp/nomad\"\nserver {\n  event_buffer_size = \"many\"\n}\n",
     );
-    let e = parse(&args(&format!("-config {bad}"))).unwrap_err();
+    let e = parse_config(&bad).unwrap_err();
     assert!(e.contains("server.event_buffer_size"), "{e}");
 
     // A typo is an error at its position, not silently ignored.
@@ -294,7 +299,7 @@ fn event_buffer_size_and_unknown_keys() {
         "typo.hcl",
         "server {\n  enabled = true\n  event_buffer = 5\n}\n",
     );
-    let e = parse(&args(&format!("-config {typo}"))).unwrap_err();
+    let e = parse_config(&typo).unwrap_err();
     assert!(
         e.contains(&format!(
             "{typo}:3:3: unknown key \"event_buffer\" in the server block"
@@ -302,7 +307,7 @@ fn event_buffer_size_and_unknown_keys() {
         "{e}"
     );
     let json = write(&dir, "typo.json", r#"{"server": {"enabeld": true}}"#);
-    let e = parse(&args(&format!("-config {json}"))).unwrap_err();
+    let e = parse_config(&json).unwrap_err();
     assert!(
         e.contains("unknown key \"enabeld\" in the server block; did you mean \"enabled\"?"),
         "{e}"
@@ -317,7 +322,7 @@ fn zero_raft_snapshot_settings_are_refused_by_name() {
         "server.hcl",
         "server {\n  enabled = true\n  raft_snapshot_threshold = 0\n}\n",
     );
-    let e = parse(&args(&format!("-config {f}"))).unwrap_err();
+    let e = parse_config(&f).unwrap_err();
     assert!(
         e.contains("server.raft_snapshot_threshold must be a positive number"),
         "{e}"
