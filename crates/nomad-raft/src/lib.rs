@@ -34,7 +34,9 @@
 //! * **Requests** carry a context (node id, incarnation, sequence) in their log entry; the node
 //!   that proposed it answers when it applies that entry, so a write forwarded by a follower
 //!   resolves at the follower with its own FSM's result. A leader that sees a different entry
-//!   land at the index its proposal had fails it with [`RaftError::Dropped`].
+//!   land at the index its proposal had fails it with [`RaftError::Dropped`]. A proposer may
+//!   attach its in-memory form of the entry ([`RaftHandle::propose_decoded`]); the same
+//!   context lets this node give it to [`StateMachine::apply_decoded`] instead of decoding.
 //! * **Snapshots** carry the FSM image plus the peer address book. As in hashicorp/raft (and so
 //!   Nomad), the node considers one every `snapshot_interval` (120 s, plus a random jitter of
 //!   up to the interval) and takes it then if `snapshot_threshold` (8192) entries were applied
