@@ -96,7 +96,7 @@ impl StateSnapshot {
         self.t
             .jobs
             .range(job_key(namespace, prefix)..)
-            .take_while(move |((ns, id), _)| ns == namespace && id.starts_with(prefix))
+            .take_while(move |((ns, id), _)| **ns == *namespace && id.starts_with(prefix))
             .map(|(_, j)| j)
     }
 

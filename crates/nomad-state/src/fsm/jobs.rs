@@ -82,7 +82,7 @@ impl Txn<'_> {
         } else {
             existing
                 .clone()
-                .ok_or_else(|| ApplyError::not_found("job", &key.1))?
+                .ok_or_else(|| ApplyError::not_found("job", &*key.1))?
         };
         self.spec_changed = Some(changed);
         self.job_modify_index = stored.job_modify_index;
@@ -302,8 +302,8 @@ impl Txn<'_> {
             Some(s) => ((**s).clone(), false),
             None => (
                 JobSummary {
-                    job_id: key.1.clone(),
-                    namespace: key.0.clone(),
+                    job_id: key.1.to_string(),
+                    namespace: key.0.to_string(),
                     children: Some(JobChildrenSummary::default()),
                     create_index: self.index,
                     ..JobSummary::default()
@@ -522,7 +522,7 @@ impl Txn<'_> {
             .jobs
             .get(key)
             .cloned()
-            .ok_or_else(|| ApplyError::not_found("job", &key.1))?;
+            .ok_or_else(|| ApplyError::not_found("job", &*key.1))?;
         let parent = job.parent_id.as_deref().unwrap_or("");
         if !parent.is_empty() {
             let pkey = job_key(&key.0, parent);
