@@ -76,7 +76,7 @@ mod transport;
 pub use crate::config::Config;
 pub use crate::error::{RaftError, Result, StorageError};
 pub use crate::formation::BootstrapExpect;
-pub use crate::fsm::{Decoded, KvCommand, KvStateMachine, SnapshotWriter, StateMachine};
+pub use crate::fsm::{Committed, Decoded, KvCommand, KvStateMachine, SnapshotWriter, StateMachine};
 pub use crate::node::{RaftHandle, RaftNode};
 pub use crate::status::{RaftStatus, Role, SINGLE_SERVER_WARNING};
 pub use crate::storage::{LogStore, MemStore, RocksStorage, FORMAT_VERSION, MARKER_FILE};

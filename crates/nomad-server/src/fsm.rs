@@ -1,6 +1,6 @@
 //! The nomad-state store as nomad-raft's state machine.
 
-use nomad_state::{ApplyResult, Command, Fsm, StateStore};
+use nomad_state::{ApplyResult, Command, Fsm, LogEntry, StateStore};
 use tokio::sync::mpsc::UnboundedSender;
 
 /// Adapter: [`StateStore`] implements `nomad_state::Fsm`, Raft wants
@@ -50,21 +50,50 @@ impl nomad_raft::StateMachine for StoreMachine {
     /// ~40% of the Raft thread at C1M). Debug builds check that the command
     /// is what the entry decodes to, as every other server applies it.
     fn apply_decoded(&mut self, index: u64, data: &[u8], decoded: nomad_raft::Decoded) -> Vec<u8> {
-        let cmd = match decoded.downcast::<Command>() {
-            Ok(cmd) => *cmd,
-            Err(_) => return self.apply(index, data),
-        };
-        #[cfg(debug_assertions)]
-        if let Ok(from_log) = Command::decode(data) {
-            assert!(
-                from_log == cmd,
-                "entry {index} ({}) does not decode to the command proposed",
-                cmd.type_name()
-            );
-        }
-        let r = self.store.apply(index, cmd);
-        self.report(&r, data);
-        r.encode()
+        self.apply_batch(vec![nomad_raft::Committed {
+            index,
+            data,
+            decoded: Some(decoded),
+        }])
+        .pop()
+        .unwrap_or_default()
+    }
+    /// A run of committed entries, published once (see
+    /// [`StateStore::apply_batch`]).
+    fn apply_batch(&mut self, entries: Vec<nomad_raft::Committed<'_>>) -> Vec<Vec<u8>> {
+        let entries: Vec<LogEntry<'_>> = entries
+            .into_iter()
+            .map(|e| {
+                let decoded = e
+                    .decoded
+                    .and_then(|d| d.downcast::<Command>().ok())
+                    .map(|c| *c);
+                #[cfg(debug_assertions)]
+                if let (Some(cmd), Ok(from_log)) = (&decoded, Command::decode(e.data)) {
+                    assert!(
+                        &from_log == cmd,
+                        "entry {} ({}) does not decode to the command proposed",
+                        e.index,
+                        cmd.type_name()
+                    );
+                }
+                LogEntry {
+                    index: e.index,
+                    data: e.data,
+                    decoded,
+                }
+            })
+            .collect();
+        let datas: Vec<&[u8]> = entries.iter().map(|e| e.data).collect();
+        let results = self.store.apply_batch(entries);
+        results
+            .iter()
+            .zip(datas)
+            .map(|(r, data)| {
+                self.report(r, data);
+                r.encode()
+            })
+            .collect()
     }
     fn snapshot(&self) -> Vec<u8> {
         Fsm::snapshot(&self.store)

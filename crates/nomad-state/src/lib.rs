@@ -100,7 +100,7 @@ pub use events::{
 };
 pub use fsm::{ApplyResult, StoreConfig};
 pub use snapshot::StateSnapshot;
-pub use store::{Fsm, StateReader, StateStore};
+pub use store::{Fsm, LogEntry, StateReader, StateStore};
 pub use table::{Table, TableIndexes, TableSet};
 pub use tables::{job_key, JobKey, JobScalingEvents, PeriodicLaunch, JOB_TRACKED_SCALING_EVENTS};
 pub use watch::{Notifier, WaitFor};

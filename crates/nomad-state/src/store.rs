@@ -41,6 +41,54 @@ pub trait Fsm: Send {
     fn applied_index(&self) -> u64;
 }
 
+/// One committed log entry for [`StateStore::apply_batch`].
+pub struct LogEntry<'a> {
+    /// Its Raft index.
+    pub index: u64,
+    /// Its bytes ([`Command::encode`]).
+    pub data: &'a [u8],
+    /// The command `data` encodes, when the caller has it (then `data` is
+    /// not decoded).
+    pub decoded: Option<Command>,
+}
+
+/// What applied entries changed and have not been published yet.
+#[derive(Default)]
+struct Unpublished {
+    /// Something was applied (if only an index).
+    any: bool,
+    changed: TableSet,
+    /// Each entry's events, with its index.
+    events: Vec<(u64, Vec<Event>)>,
+}
+
+impl Unpublished {
+    fn nothing() -> Self {
+        Unpublished {
+            any: true,
+            ..Unpublished::default()
+        }
+    }
+
+    fn all_tables() -> Self {
+        Unpublished {
+            any: true,
+            changed: Table::ALL.into_iter().collect(),
+            events: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, index: u64, r: &ApplyResult, events: Vec<Event>) {
+        self.any = true;
+        for t in &r.changed {
+            self.changed.insert(*t);
+        }
+        if !events.is_empty() {
+            self.events.push((index, events));
+        }
+    }
+}
+
 struct Shared {
     current: RwLock<StateSnapshot>,
     notifier: Arc<Notifier>,
@@ -144,46 +192,130 @@ impl StateStore {
 
     /// Applies one decoded entry.
     pub fn apply(&mut self, index: u64, cmd: Command) -> ApplyResult {
-        let applied = self.tables.applied_index;
-        if index <= applied {
-            return ApplyResult {
-                index,
-                error: Some(ApplyError::Stale { index, applied }),
-                ..ApplyResult::default()
+        let mut out = self.apply_batch(vec![LogEntry {
+            index,
+            data: &[],
+            decoded: Some(cmd),
+        }]);
+        out.pop().unwrap_or_else(|| ApplyResult {
+            index,
+            ..ApplyResult::default()
+        })
+    }
+
+    /// Applies consecutive committed entries, in order, and publishes the
+    /// state once, at the end: the same state, results and events as
+    /// applying them one at a time, but a B-tree node copied on write by
+    /// one entry is not copied again by the next (each published snapshot
+    /// shares, and so freezes, every node).
+    ///
+    /// An entry that fails leaves no trace but its applied index: the
+    /// state goes back to where the run started and the entries before the
+    /// failed one are applied again, from their bytes (`data` must encode
+    /// `decoded` wherever both are given, and an entry given only in
+    /// decoded form must come first).
+    pub fn apply_batch(&mut self, mut entries: Vec<LogEntry<'_>>) -> Vec<ApplyResult> {
+        let mut out = Vec::with_capacity(entries.len());
+        let mut pending = Unpublished::default();
+        // The state the current run started from, and the run's first entry.
+        let mut base = self.tables.clone();
+        let mut since = 0;
+        for i in 0..entries.len() {
+            let index = entries[i].index;
+            let applied = self.tables.applied_index;
+            if index <= applied {
+                out.push(ApplyResult {
+                    index,
+                    error: Some(ApplyError::Stale { index, applied }),
+                    ..ApplyResult::default()
+                });
+                continue;
+            }
+            let cmd = match entries[i].decoded.take() {
+                Some(cmd) => cmd,
+                None => match Command::decode(entries[i].data) {
+                    Ok(cmd) => cmd,
+                    Err(e) => {
+                        self.tables.applied_index = index;
+                        pending.any = true;
+                        out.push(ApplyResult {
+                            index,
+                            error: Some(ApplyError::Decode(e.to_string())),
+                            ..ApplyResult::default()
+                        });
+                        continue;
+                    }
+                },
             };
+            if let Command::Restore(r) = &cmd {
+                self.publish(std::mem::take(&mut pending));
+                out.push(self.apply_restore(index, r));
+                base = self.tables.clone();
+                since = i + 1;
+                continue;
+            }
+            match self.apply_unpublished(index, cmd) {
+                Ok((result, events)) => {
+                    pending.add(index, &result, events);
+                    out.push(result);
+                }
+                Err(e) => {
+                    self.tables = base;
+                    for earlier in &entries[since..i] {
+                        self.replay(earlier);
+                    }
+                    self.tables.applied_index = index;
+                    pending.any = true;
+                    out.push(ApplyResult {
+                        index,
+                        error: Some(e),
+                        ..ApplyResult::default()
+                    });
+                    base = self.tables.clone();
+                    since = i + 1;
+                }
+            }
         }
-        if let Command::Restore(r) = &cmd {
-            return self.apply_restore(index, r);
-        }
+        self.publish(pending);
+        out
+    }
+
+    /// Applies one entry to the tables without publishing: its result and
+    /// events, or its error (the tables then hold its partial writes).
+    fn apply_unpublished(
+        &mut self,
+        index: u64,
+        cmd: Command,
+    ) -> Result<(ApplyResult, Vec<Event>), ApplyError> {
         let event_type = if self.event_limit > 0 {
             EventType::of(&cmd)
         } else {
             None
         };
-        let backup = self.tables.clone();
         let mut txn = Txn::new(&mut self.tables, index, self.config);
         txn.record = event_type.is_some();
-        match txn.apply(cmd) {
-            Ok(()) => {
-                let written = std::mem::take(&mut txn.written);
-                let result = txn.commit();
-                let events = event_type
-                    .map(|t| events_from_writes(t, &written))
-                    .unwrap_or_default();
-                self.publish(result.changed.iter().copied().collect(), events);
-                result
+        txn.apply(cmd)?;
+        let written = std::mem::take(&mut txn.written);
+        let result = txn.commit();
+        let events = event_type
+            .map(|t| events_from_writes(t, &written))
+            .unwrap_or_default();
+        Ok((result, events))
+    }
+
+    /// Applies again, from its bytes, an entry of the current run that was
+    /// applied before (its results and events were kept then). Apply is
+    /// deterministic, so it does what it did the first time.
+    fn replay(&mut self, e: &LogEntry<'_>) {
+        if e.index <= self.tables.applied_index {
+            return;
+        }
+        match Command::decode(e.data) {
+            Ok(cmd) => {
+                let again = self.apply_unpublished(e.index, cmd);
+                debug_assert!(again.is_ok(), "entry {} failed when applied again", e.index);
             }
-            Err(e) => {
-                drop(txn);
-                self.tables = backup;
-                self.tables.applied_index = index;
-                self.publish(TableSet::EMPTY, Vec::new());
-                ApplyResult {
-                    index,
-                    error: Some(e),
-                    ..ApplyResult::default()
-                }
-            }
+            Err(_) => self.tables.applied_index = e.index,
         }
     }
 
@@ -207,7 +339,7 @@ impl StateStore {
                 }
                 self.tables = tables;
                 self.reset_events();
-                self.publish(Table::ALL.into_iter().collect(), Vec::new());
+                self.publish(Unpublished::all_tables());
                 ApplyResult {
                     index,
                     ..ApplyResult::default()
@@ -215,7 +347,7 @@ impl StateStore {
             }
             Err(e) => {
                 self.tables.applied_index = index;
-                self.publish(TableSet::EMPTY, Vec::new());
+                self.publish(Unpublished::nothing());
                 ApplyResult {
                     index,
                     error: Some(e),
@@ -227,32 +359,33 @@ impl StateStore {
 
     /// Decodes and applies one entry.
     pub fn apply_bytes(&mut self, index: u64, data: &[u8]) -> ApplyResult {
-        match Command::decode(data) {
-            Ok(cmd) => self.apply(index, cmd),
-            Err(e) => {
-                let applied = self.tables.applied_index;
-                if index > applied {
-                    self.tables.applied_index = index;
-                    self.publish(TableSet::EMPTY, Vec::new());
-                }
-                ApplyResult {
-                    index,
-                    error: Some(ApplyError::Decode(e.to_string())),
-                    ..ApplyResult::default()
-                }
-            }
-        }
+        let mut out = self.apply_batch(vec![LogEntry {
+            index,
+            data,
+            decoded: None,
+        }]);
+        out.pop().unwrap_or_else(|| ApplyResult {
+            index,
+            ..ApplyResult::default()
+        })
     }
 
-    /// Publishes the state: the entry's events first, then the snapshot,
+    /// Publishes the state: the entries' events first, then the snapshot,
     /// then the indexes that wake waiters (so a woken subscriber finds the
-    /// events and a woken query the state).
-    fn publish(&self, changed: TableSet, events: Vec<Event>) {
-        self.shared
-            .events
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .append(self.tables.applied_index, events);
+    /// events and a woken query the state). Nothing to publish: nothing
+    /// happens.
+    fn publish(&self, p: Unpublished) {
+        if !p.any {
+            return;
+        }
+        {
+            let mut ring = self.shared.events.lock().unwrap_or_else(|e| e.into_inner());
+            for (index, events) in p.events {
+                ring.append(index, events);
+            }
+            ring.append(self.tables.applied_index, Vec::new());
+        }
+        let changed = p.changed;
         let snap = StateSnapshot::new(self.tables.clone());
         {
             let mut cur = self
@@ -278,7 +411,7 @@ impl StateStore {
         let tables = persist::read(r)?;
         self.tables = tables;
         self.reset_events();
-        self.publish(Table::ALL.into_iter().collect(), Vec::new());
+        self.publish(Unpublished::all_tables());
         Ok(())
     }
 

@@ -8,7 +8,7 @@ use raft::{ReadState, StateRole};
 
 use super::{conf_change_of, decode_ctx, Core, Waiter};
 use crate::error::{RaftError, StorageError};
-use crate::fsm::StateMachine;
+use crate::fsm::{Committed, StateMachine};
 use crate::status::Role;
 use crate::storage::{decode_image, LogStore};
 
@@ -165,11 +165,17 @@ impl<S: LogStore, F: StateMachine> Core<S, F> {
         }
     }
 
+    /// Applies committed entries: runs of normal entries go to the state machine as one batch
+    /// (see [`StateMachine::apply_batch`]); a membership change ends a run. Proposers are
+    /// answered in log order once their entry's run is applied.
     fn apply_entries(&mut self, entries: Vec<Entry>) {
         if entries.is_empty() {
             return;
         }
-        for e in entries {
+        let mut run: Vec<Committed<'_>> = Vec::new();
+        // (index, proposer, result when it is not the state machine's)
+        let mut answers: Vec<(u64, Option<u64>, Option<Vec<u8>>)> = Vec::new();
+        for e in &entries {
             let index = e.index;
             if index <= self.applied {
                 continue;
@@ -178,24 +184,58 @@ impl<S: LogStore, F: StateMachine> Core<S, F> {
             match e.get_entry_type() {
                 EntryType::EntryNormal => {
                     let decoded = mine.and_then(|seq| self.proposals.get_mut(&seq)?.decoded.take());
-                    let result = if e.data.is_empty() || index <= self.fsm.applied_index() {
-                        Vec::new()
-                    } else if let Some(d) = decoded {
-                        self.fsm.apply_decoded(index, &e.data, d)
+                    if e.data.is_empty() || index <= self.fsm.applied_index() {
+                        answers.push((index, mine, Some(Vec::new())));
                     } else {
-                        self.fsm.apply(index, &e.data)
-                    };
+                        run.push(Committed {
+                            index,
+                            data: &e.data,
+                            decoded,
+                        });
+                        answers.push((index, mine, None));
+                    }
                     self.applied = index;
-                    self.resolve(index, mine, Ok(result));
                 }
                 EntryType::EntryConfChange | EntryType::EntryConfChangeV2 => {
-                    let outcome = self.apply_conf_change(&e);
+                    self.apply_run(std::mem::take(&mut run), std::mem::take(&mut answers));
+                    let outcome = self.apply_conf_change(e);
                     self.applied = index;
                     self.resolve(index, mine, outcome.map(|()| Vec::new()));
                 }
             }
         }
+        self.apply_run(run, answers);
         self.release_reads();
+    }
+
+    /// Applies one run of normal entries and answers their proposers, in log order.
+    fn apply_run(
+        &mut self,
+        run: Vec<Committed<'_>>,
+        answers: Vec<(u64, Option<u64>, Option<Vec<u8>>)>,
+    ) {
+        let expected = run.len();
+        let mut results = if run.is_empty() {
+            Vec::new()
+        } else {
+            self.fsm.apply_batch(run)
+        }
+        .into_iter();
+        if results.len() != expected {
+            tracing::error!(
+                node = self.id,
+                expected,
+                got = results.len(),
+                "state machine returned the wrong number of results"
+            );
+        }
+        for (index, mine, own) in answers {
+            let result = match own {
+                Some(r) => r,
+                None => results.next().unwrap_or_default(),
+            };
+            self.resolve(index, mine, Ok(result));
+        }
     }
 
     fn apply_conf_change(&mut self, e: &Entry) -> Result<(), RaftError> {
