@@ -131,7 +131,7 @@ impl Server {
             }
             return Err(apply_error(e));
         }
-        tracing::info!(job_id = %id, namespace = %ns, eval_id = %eval_id, index = r.index, "job registered");
+        tracing::debug!(job_id = %id, namespace = %ns, eval_id = %eval_id, index = r.index, "job registered");
         Ok(JobRegisterResponse {
             eval_id,
             eval_create_index: r.index,
@@ -183,7 +183,7 @@ impl Server {
             self.write_status(vec![b], eval_status::CANCELLED, "job deregistered")
                 .await;
         }
-        tracing::info!(job_id = %req.job_id, purge = req.purge, eval_id = %eval_id, "job deregistered");
+        tracing::debug!(job_id = %req.job_id, purge = req.purge, eval_id = %eval_id, "job deregistered");
         Ok(JobDeregisterResponse {
             eval_id,
             eval_create_index: r.index,

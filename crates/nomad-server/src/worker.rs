@@ -51,12 +51,15 @@ pub(crate) async fn worker_loop(server: Server, id: usize) {
                 eval_id: ev.id.clone(),
                 token: token_for_planner,
                 snapshot_index,
+                created: Vec::new(),
             };
             let opts = SchedulerOptions {
                 now: crate::now_nanos(),
                 seed: fastrand::u64(..),
             };
-            process_eval(&snap, &mut planner, &ev, &opts)
+            let out = process_eval(&snap, &mut planner, &ev, &opts);
+            // Evaluations created after the last write (none, normally).
+            planner.write_evals(Vec::new()).map_err(Into::into).and(out)
         })
         .await;
         let out = match res {
@@ -92,6 +95,11 @@ struct WorkerPlanner {
     /// creates or re-blocks, so the blocked set can tell whether they
     /// missed a capacity change (Nomad's `Worker.snapshotIndex`).
     snapshot_index: u64,
+    /// Evaluations created (a blocked one, a follow-up) and not written
+    /// yet: they go into the Raft entry of the next write, so a failed
+    /// placement costs one entry (the blocked evaluation with the
+    /// evaluation's new status) instead of two round trips.
+    created: Vec<Evaluation>,
 }
 
 impl WorkerPlanner {
@@ -117,17 +125,26 @@ impl WorkerPlanner {
         }
     }
 
-    fn write_eval(&self, eval: &Evaluation) -> Result<(), PlannerError> {
-        self.check_token()?;
-        let mut e = eval.clone();
-        e.modify_time = crate::now_nanos();
-        if e.create_time == 0 {
-            e.create_time = e.modify_time;
+    /// Writes the pending created evaluations and then `evals` (stamped
+    /// with the time) in one Raft entry.
+    fn write_evals(&mut self, evals: Vec<Evaluation>) -> Result<(), PlannerError> {
+        let mut all = std::mem::take(&mut self.created);
+        if all.is_empty() && evals.is_empty() {
+            return Ok(());
         }
+        self.check_token()?;
+        let now = crate::now_nanos();
+        all.extend(evals.into_iter().map(|mut e| {
+            e.modify_time = now;
+            if e.create_time == 0 {
+                e.create_time = now;
+            }
+            e
+        }));
         let server = self.server.clone();
         let r = self.handle.block_on(async move {
             server
-                .propose(Command::EvalUpdate(EvalUpdate { evals: vec![e] }))
+                .propose(Command::EvalUpdate(EvalUpdate { evals: all }))
                 .await
         });
         match r {
@@ -142,6 +159,8 @@ impl WorkerPlanner {
 
 impl Planner<StateSnapshot> for WorkerPlanner {
     fn submit_plan(&mut self, plan: &Plan) -> Result<Submission<StateSnapshot>, PlannerError> {
+        // Evaluations created before the plan are committed before it.
+        self.write_evals(Vec::new())?;
         self.check_token()?;
         let (tx, rx) = oneshot::channel();
         let req = PlanRequest {
@@ -173,18 +192,26 @@ impl Planner<StateSnapshot> for WorkerPlanner {
     }
 
     fn update_eval(&mut self, eval: &Evaluation) -> Result<(), PlannerError> {
-        self.write_eval(eval)
+        self.write_evals(vec![eval.clone()])
     }
 
+    /// Held until the next write (see [`WorkerPlanner::created`]).
     fn create_eval(&mut self, eval: &Evaluation) -> Result<(), PlannerError> {
+        self.check_token()?;
         let mut e = eval.clone();
         e.snapshot_index = self.snapshot_index;
-        self.write_eval(&e)
+        let now = crate::now_nanos();
+        e.modify_time = now;
+        if e.create_time == 0 {
+            e.create_time = now;
+        }
+        self.created.push(e);
+        Ok(())
     }
 
     fn reblock_eval(&mut self, eval: &Evaluation) -> Result<(), PlannerError> {
         let mut e = eval.clone();
         e.snapshot_index = self.snapshot_index;
-        self.write_eval(&e)
+        self.write_evals(vec![e])
     }
 }
