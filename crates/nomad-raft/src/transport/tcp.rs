@@ -14,7 +14,7 @@ use tokio::runtime::Handle;
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinHandle;
 
-use super::wire::{decode_frame, encode_frame, Frame, FrameError, WIRE_VERSION};
+use super::wire::{decode_frame, encode_frame, encode_frame_into, Frame, FrameError, WIRE_VERSION};
 use super::{Inbox, Transport};
 use crate::error::RaftError;
 
@@ -381,8 +381,10 @@ async fn read_frame<R: AsyncRead + Unpin>(r: &mut R, max: usize) -> Result<Vec<u
     if len > max {
         return Err(FrameError::TooLarge { len, max }.into());
     }
-    // Grow as bytes arrive instead of trusting the announced length up front.
-    let mut body = Vec::with_capacity(len.min(64 * 1024));
+    // Up to 4 MiB is taken at its word (one allocation for an append of
+    // many entries); beyond that the buffer grows as bytes arrive, so a
+    // peer announcing a huge frame and sending nothing costs nothing.
+    let mut body = Vec::with_capacity(len.min(4 << 20));
     let n = r.take(len as u64).read_to_end(&mut body).await?;
     if n != len {
         return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
@@ -523,8 +525,8 @@ async fn peer_sender(
                 if m.get_msg_type() == MessageType::MsgSnapshot {
                     snaps.push(m.to);
                 }
-                match encode_frame(&Frame::Raft(m)) {
-                    Ok(f) => buf.extend_from_slice(&f),
+                match encode_frame_into(&Frame::Raft(m), &mut buf) {
+                    Ok(()) => {}
                     Err(e) => {
                         tracing::warn!(node = shared.id, peer, error = %e, "cannot encode message")
                     }
