@@ -29,8 +29,9 @@
 //!   first; a received snapshot's image file is written and synced, then its metadata +
 //!   entries + hard state are written in one RocksDB write batch, synced
 //!   whenever raft says so (`must_sync`), *before* any message that depends on them (votes,
-//!   append acknowledgements); then committed entries are applied and the `LightReady` is
-//!   handled the same way.
+//!   append acknowledgements); then committed entries are applied (consecutive normal entries
+//!   as one run, [`StateMachine::apply_batch`], their proposers answered after it) and the
+//!   `LightReady` is handled the same way.
 //! * **Requests** carry a context (node id, incarnation, sequence) in their log entry; the node
 //!   that proposed it answers when it applies that entry, so a write forwarded by a follower
 //!   resolves at the follower with its own FSM's result. A leader that sees a different entry
