@@ -257,10 +257,17 @@ async fn launch_missed(server: &Server) {
 type Entries = HashMap<(String, String), Entry>;
 
 /// Follows the jobs table: new parents are scheduled from `now`, changed
-/// specs rescheduled from `now`, gone or stopped ones dropped.
+/// specs rescheduled from `now`, gone or stopped ones dropped. Only jobs
+/// with a periodic launch record are looked at: the FSM writes one when an
+/// active periodic job is registered, so they are every job this tracks,
+/// and a sync costs the periodic jobs, not all jobs.
 fn sync_entries(snap: &StateSnapshot, mut entries: Entries, now: i64) -> Entries {
     let mut fresh = HashMap::with_capacity(entries.len());
-    for job in snap.jobs().filter(|j| tracked(j)) {
+    let periodic = snap
+        .periodic_launches()
+        .filter_map(|l| snap.job_by_id(&l.namespace, &l.id));
+    for job in periodic.filter(|j| tracked(j)) {
+        let job = &job;
         let key = (job.namespace().to_string(), job.id().to_string());
         let next = match entries.remove(&key) {
             Some(e)
