@@ -29,12 +29,23 @@ fn is_restore(data: &[u8]) -> bool {
 }
 
 impl StoreMachine {
-    fn report(&self, r: &ApplyResult, data: &[u8]) {
-        if !r.evals.is_empty() {
-            let _ = self.evals.send(Applied::Evals(r.evals.clone()));
+    /// Reports what a run of entries wrote, in log order: one message for
+    /// the evaluations of consecutive entries (one wake-up of the router
+    /// and one snapshot there per run, not per entry), a restore in its
+    /// place among them.
+    fn report<'a>(&self, run: impl IntoIterator<Item = (&'a ApplyResult, &'a [u8])>) {
+        let mut ids = Vec::new();
+        for (r, data) in run {
+            ids.extend(r.evals.iter().cloned());
+            if r.error.is_none() && is_restore(data) {
+                if !ids.is_empty() {
+                    let _ = self.evals.send(Applied::Evals(std::mem::take(&mut ids)));
+                }
+                let _ = self.evals.send(Applied::Restored);
+            }
         }
-        if r.error.is_none() && is_restore(data) {
-            let _ = self.evals.send(Applied::Restored);
+        if !ids.is_empty() {
+            let _ = self.evals.send(Applied::Evals(ids));
         }
     }
 }
@@ -42,7 +53,7 @@ impl StoreMachine {
 impl nomad_raft::StateMachine for StoreMachine {
     fn apply(&mut self, index: u64, data: &[u8]) -> Vec<u8> {
         let r = self.store.apply_bytes(index, data);
-        self.report(&r, data);
+        self.report([(&r, data)]);
         r.encode()
     }
     /// The leader's own proposals: the command it encoded, applied without
@@ -86,14 +97,8 @@ impl nomad_raft::StateMachine for StoreMachine {
             .collect();
         let datas: Vec<&[u8]> = entries.iter().map(|e| e.data).collect();
         let results = self.store.apply_batch(entries);
-        results
-            .iter()
-            .zip(datas)
-            .map(|(r, data)| {
-                self.report(r, data);
-                r.encode()
-            })
-            .collect()
+        self.report(results.iter().zip(datas.iter().copied()));
+        results.iter().map(ApplyResult::encode).collect()
     }
     fn snapshot(&self) -> Vec<u8> {
         Fsm::snapshot(&self.store)
@@ -146,6 +151,63 @@ mod tests {
         let mut after = Vec::new();
         m.write_snapshot(&mut after).expect("image");
         assert_ne!(after, before, "the state moved on");
+    }
+
+    /// One message for a run's evaluations, a restore in its place.
+    #[test]
+    fn a_run_reports_its_evaluations_once_and_a_restore_in_order() {
+        use base64::Engine as _;
+        use nomad_state::command::EvalUpdate;
+        use nomad_types::Evaluation;
+
+        let (evals, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut m = StoreMachine {
+            store: StateStore::default(),
+            evals,
+        };
+        let image = base64::engine::general_purpose::STANDARD
+            .encode(nomad_state::Fsm::snapshot(&StateStore::default()));
+        let eval = |id: &str| {
+            Command::EvalUpdate(EvalUpdate {
+                evals: vec![Evaluation {
+                    id: id.into(),
+                    namespace: "default".into(),
+                    job_id: "web".into(),
+                    status: "pending".into(),
+                    ..Evaluation::default()
+                }],
+            })
+            .encode()
+        };
+        let entries = [
+            eval("e1"),
+            eval("e2"),
+            Command::Restore(StateRestore { image }).encode(),
+            eval("e3"),
+        ];
+        let run = entries
+            .iter()
+            .enumerate()
+            .map(|(i, data)| nomad_raft::Committed {
+                index: i as u64 + 1,
+                data,
+                decoded: None,
+            })
+            .collect();
+        let results = m.apply_batch(run);
+        assert_eq!(results.len(), 4);
+        let mut got = Vec::new();
+        while let Ok(a) = rx.try_recv() {
+            got.push(format!("{a:?}"));
+        }
+        assert_eq!(
+            got,
+            [
+                r#"Evals(["e1", "e2"])"#.to_string(),
+                "Restored".to_string(),
+                r#"Evals(["e3"])"#.to_string(),
+            ]
+        );
     }
 
     #[test]
