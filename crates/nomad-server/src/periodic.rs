@@ -267,7 +267,6 @@ fn sync_entries(snap: &StateSnapshot, mut entries: Entries, now: i64) -> Entries
         .periodic_launches()
         .filter_map(|l| snap.job_by_id(&l.namespace, &l.id));
     for job in periodic.filter(|j| tracked(j)) {
-        let job = &job;
         let key = (job.namespace().to_string(), job.id().to_string());
         let next = match entries.remove(&key) {
             Some(e)
@@ -277,18 +276,12 @@ fn sync_entries(snap: &StateSnapshot, mut entries: Entries, now: i64) -> Entries
                 e.next
             }
             _ => {
-                let n = next_or_log(job, now);
+                let n = next_or_log(&job, now);
                 tracing::debug!(job_id = %job.id(), next = ?n, "tracking periodic job");
                 n
             }
         };
-        fresh.insert(
-            key,
-            Entry {
-                job: job.clone(),
-                next,
-            },
-        );
+        fresh.insert(key, Entry { job, next });
     }
     fresh
 }

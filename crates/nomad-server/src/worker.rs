@@ -134,13 +134,7 @@ impl WorkerPlanner {
         }
         self.check_token()?;
         let now = crate::now_nanos();
-        all.extend(evals.into_iter().map(|mut e| {
-            e.modify_time = now;
-            if e.create_time == 0 {
-                e.create_time = now;
-            }
-            e
-        }));
+        all.extend(evals.into_iter().map(|e| stamped(e, now)));
         let server = self.server.clone();
         let r = self.handle.block_on(async move {
             server
@@ -155,6 +149,15 @@ impl WorkerPlanner {
             Err(e) => Err(PlannerError(e.to_string())),
         }
     }
+}
+
+/// An evaluation as written now: modified now, created now if it is new.
+fn stamped(mut e: Evaluation, now: i64) -> Evaluation {
+    e.modify_time = now;
+    if e.create_time == 0 {
+        e.create_time = now;
+    }
+    e
 }
 
 impl Planner<StateSnapshot> for WorkerPlanner {
@@ -200,12 +203,7 @@ impl Planner<StateSnapshot> for WorkerPlanner {
         self.check_token()?;
         let mut e = eval.clone();
         e.snapshot_index = self.snapshot_index;
-        let now = crate::now_nanos();
-        e.modify_time = now;
-        if e.create_time == 0 {
-            e.create_time = now;
-        }
-        self.created.push(e);
+        self.created.push(stamped(e, crate::now_nanos()));
         Ok(())
     }
 

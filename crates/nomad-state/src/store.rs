@@ -63,7 +63,8 @@ struct Unpublished {
 }
 
 impl Unpublished {
-    fn nothing() -> Self {
+    /// Only the applied index moved.
+    fn index_only() -> Self {
         Unpublished {
             any: true,
             ..Unpublished::default()
@@ -224,11 +225,10 @@ impl StateStore {
             let index = entries[i].index;
             let applied = self.tables.applied_index;
             if index <= applied {
-                out.push(ApplyResult {
+                out.push(ApplyResult::failed(
                     index,
-                    error: Some(ApplyError::Stale { index, applied }),
-                    ..ApplyResult::default()
-                });
+                    ApplyError::Stale { index, applied },
+                ));
                 continue;
             }
             let cmd = match entries[i].decoded.take() {
@@ -238,11 +238,10 @@ impl StateStore {
                     Err(e) => {
                         self.tables.applied_index = index;
                         pending.any = true;
-                        out.push(ApplyResult {
+                        out.push(ApplyResult::failed(
                             index,
-                            error: Some(ApplyError::Decode(e.to_string())),
-                            ..ApplyResult::default()
-                        });
+                            ApplyError::Decode(e.to_string()),
+                        ));
                         continue;
                     }
                 },
@@ -266,11 +265,7 @@ impl StateStore {
                     }
                     self.tables.applied_index = index;
                     pending.any = true;
-                    out.push(ApplyResult {
-                        index,
-                        error: Some(e),
-                        ..ApplyResult::default()
-                    });
+                    out.push(ApplyResult::failed(index, e));
                     base = self.tables.clone();
                     since = i + 1;
                 }
@@ -347,12 +342,8 @@ impl StateStore {
             }
             Err(e) => {
                 self.tables.applied_index = index;
-                self.publish(Unpublished::nothing());
-                ApplyResult {
-                    index,
-                    error: Some(e),
-                    ..ApplyResult::default()
-                }
+                self.publish(Unpublished::index_only());
+                ApplyResult::failed(index, e)
             }
         }
     }

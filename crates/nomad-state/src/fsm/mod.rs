@@ -50,6 +50,15 @@ pub struct ApplyResult {
 }
 
 impl ApplyResult {
+    /// The result of the entry at `index` that was refused with `error`.
+    pub(crate) fn failed(index: u64, error: ApplyError) -> Self {
+        ApplyResult {
+            index,
+            error: Some(error),
+            ..ApplyResult::default()
+        }
+    }
+
     /// True when the entry was applied without error.
     pub fn is_ok(&self) -> bool {
         self.error.is_none()
