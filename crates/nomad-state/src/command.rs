@@ -8,7 +8,11 @@
 //! # Wire format
 //!
 //! `[b'N', b'L', version]` followed by the entry as JSON (`{"Type": …,
-//! "Body": {…}}`, fields PascalCase like Nomad's API). JSON because the
+//! "Body": {…}}`, fields PascalCase like Nomad's API), with struct fields
+//! that hold zero values (`null`, `false`, `0`, `""`) left out and filled
+//! back in by the decoder's defaults (`compact_json`): a job registration
+//! is ~1.4 KiB instead of ~3.5 KiB. Entries written with every field decode
+//! the same, so older logs need no migration. JSON because the
 //! shared types serialize for Nomad's API with self-describing tricks
 //! (`null` for empty lists, opaque JSON values) that compact binary serde
 //! formats reject; measured on plan entries it costs about 1.5 KiB per
@@ -154,7 +158,7 @@ impl Command {
         let mut out = Vec::with_capacity(256);
         out.extend_from_slice(&LOG_MAGIC);
         out.push(LOG_FORMAT_VERSION);
-        serde_json::to_writer(&mut out, self).ok()?;
+        crate::compact_json::to_writer(&mut out, self).ok()?;
         Some(out)
     }
 

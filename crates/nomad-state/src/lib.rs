@@ -77,6 +77,7 @@
 #![warn(missing_docs)]
 
 pub mod command;
+mod compact_json;
 mod digest;
 mod error;
 pub mod events;

@@ -18,6 +18,7 @@ fn two_stores_applying_the_same_entries_agree() {
     let mut b = Cluster::default();
     for cmd in scenario() {
         let bytes = cmd.encode();
+        assert_eq!(Command::decode(&bytes).unwrap(), cmd, "{}", cmd.type_name());
         let ra = ApplyResult::decode(&Fsm::apply(&mut a.store, a.next, &bytes)).unwrap();
         let rb = ApplyResult::decode(&Fsm::apply(&mut b.store, b.next, &bytes)).unwrap();
         assert_eq!(ra, rb);
@@ -27,6 +28,7 @@ fn two_stores_applying_the_same_entries_agree() {
     for cmd in scenario_plans(&a.snap()) {
         // Each server decodes its own copy: no shared objects.
         let bytes = cmd.encode();
+        assert_eq!(Command::decode(&bytes).unwrap(), cmd, "{}", cmd.type_name());
         let ra = a.store.apply_bytes(a.next, &bytes);
         let rb = b.store.apply_bytes(b.next, &bytes);
         assert_eq!(ra, rb);
@@ -380,6 +382,8 @@ proptest! {
             }
             let cmd = &attach_job(cmd, &a.snapshot());
             let bytes = cmd.encode();
+            // The log's encoding loses nothing (it leaves zero fields out).
+            prop_assert_eq!(&Command::decode(&bytes).unwrap(), cmd);
             let ra = a.apply(index, cmd.clone());
             let rb = ApplyResult::decode(&Fsm::apply(&mut b, index, &bytes)).unwrap();
             prop_assert_eq!(&ra, &rb, "entry {} ({})", i, cmd.type_name());

@@ -228,9 +228,9 @@ pub const GO_ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 /// nanosecond fraction). Kept as text so values round-trip untouched.
 ///
 /// `Default` is Go's zero time; `null` is read as the zero time too, as Go
-/// does.
+/// does. Written as a newtype (JSON: the bare string), so that serializers
+/// can tell it from a plain string whose default is `""`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
-#[serde(transparent)]
 pub struct GoTime(pub String);
 
 impl Default for GoTime {
