@@ -47,7 +47,7 @@ fn prepare(job: Option<Job>, namespace: &str) -> Result<Job, ServerError> {
     job.canonicalize();
     // Past the structural checks, periodic specs must parse and their
     // time zone exist (which needs the time zone database).
-    let errs: Vec<String> = match job.validate() {
+    let errs: Vec<String> = match job.validate_canonical() {
         Err(errs) => errs.iter().map(|e| e.to_string()).collect(),
         Ok(()) => crate::periodic::check_periodic(&job),
     };

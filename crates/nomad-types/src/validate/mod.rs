@@ -45,8 +45,14 @@ impl Job {
     pub fn validate(&self) -> Result<(), Vec<ValidationError>> {
         let mut job = self.clone();
         job.canonicalize();
+        job.validate_canonical()
+    }
+
+    /// [`Job::validate`] for a job that is already canonical (its
+    /// `canonicalize` has run): the same checks, without the copy.
+    pub fn validate_canonical(&self) -> Result<(), Vec<ValidationError>> {
         let mut errs = Errors::default();
-        validate_job(&job, &mut errs);
+        validate_job(self, &mut errs);
         if errs.0.is_empty() {
             Ok(())
         } else {
