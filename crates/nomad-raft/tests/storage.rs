@@ -535,10 +535,9 @@ fn a_staged_snapshot_behind_the_stored_one_is_discarded() {
 }
 
 #[test]
-fn the_log_is_not_compressed_and_snapshots_are() {
-    // Entries live until the next snapshot: compressing them on every
-    // memtable flush cost CPU (Snappy was 2% of a follower). Snapshot
-    // images are written rarely and are most of the directory.
+fn the_log_and_snapshots_are_compressed() {
+    // Both column families get the options we set, not RocksDB's defaults:
+    // uncompressed, C1M's log took 1,654 MiB of disk instead of 434.
     let dir = tempfile::tempdir().unwrap();
     let st = RocksStorage::open(dir.path(), 1, "c").unwrap();
     drop(st);
@@ -560,6 +559,6 @@ fn the_log_is_not_compressed_and_snapshots_are() {
             .unwrap_or_default()
             .to_string()
     };
-    assert_eq!(compression("default"), "kNoCompression", "{options}");
+    assert_eq!(compression("default"), "kSnappyCompression", "{options}");
     assert_eq!(compression("snapshot"), "kSnappyCompression", "{options}");
 }
