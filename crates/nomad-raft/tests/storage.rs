@@ -537,7 +537,7 @@ fn a_staged_snapshot_behind_the_stored_one_is_discarded() {
 #[test]
 fn the_log_and_snapshots_are_compressed() {
     // Both column families get the options we set, not RocksDB's defaults:
-    // uncompressed, C1M's log took 1,654 MiB of disk instead of 434.
+    // uncompressed, C1M's log took 1,654 MiB of disk instead of 376.
     let dir = tempfile::tempdir().unwrap();
     let st = RocksStorage::open(dir.path(), 1, "c").unwrap();
     drop(st);

@@ -60,8 +60,11 @@
 //! header (see [`command`] and [`persist`]): the shared types serialize for
 //! Nomad's API with self-describing conventions (`null` for empty lists,
 //! opaque JSON values) that compact binary serde formats cannot read back,
-//! and JSON keeps entries inspectable. A plan entry costs about 1.5 KiB per
-//! allocation (its job travels once per plan, not per allocation).
+//! and JSON keeps entries inspectable. Log entries leave out struct fields
+//! that hold zero values, which the decoder's defaults restore exactly
+//! (`compact_json`; snapshots write every field). A plan entry costs about
+//! 1.5 KiB per allocation (its job travels once per plan, not per
+//! allocation).
 //!
 //! # Cost
 //!

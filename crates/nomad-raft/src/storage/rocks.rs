@@ -258,7 +258,7 @@ impl RocksStorage {
         // Column families take their own options (`DB::open_cf` would give
         // them RocksDB's defaults whatever `opts` says). Both are Snappy-
         // compressed: uncompressed, the log made C1M's data directory
-        // 1,654 MiB instead of 434, for ~2% of a follower's CPU under a
+        // 1,654 MiB instead of 376, for ~2% of a follower's CPU under a
         // registration load (not measurable in `api-harness register`).
         opts.set_compression_type(rocksdb::DBCompressionType::Snappy);
         let cfs = ["default", SNAP_CF].map(|name| (name, opts.clone()));
