@@ -74,7 +74,17 @@ pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, JsonError> {
 }
 
 /// Decodes a value from JSON bytes, leniently.
+///
+/// Tracking the path costs as much as the rest of the decoding (a string
+/// per key), and only an error needs it: the bytes are decoded without it,
+/// and decoded again with it when that fails, to say where.
 pub fn from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, JsonError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    if let Ok(value) = T::deserialize(Lenient(&mut de)) {
+        if de.end().is_ok() {
+            return Ok(value);
+        }
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value =
         serde_path_to_error::deserialize(Lenient(&mut de)).map_err(JsonError::from_tracked)?;
