@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::alloc::VecMap;
 use crate::consts::{job_defaults, job_type};
 use crate::group::TaskGroup;
 use crate::policies::{
@@ -347,9 +348,10 @@ pub struct JobSummary {
     pub job_id: String,
     /// Namespace.
     pub namespace: String,
-    /// Counts per group.
+    /// Counts per group. A sorted vector rather than a `BTreeMap` (one
+    /// per job; a `BTreeMap` node takes ~900 bytes for a single group).
     #[serde(with = "nullable")]
-    pub summary: BTreeMap<String, TaskGroupSummary>,
+    pub summary: VecMap<String, TaskGroupSummary>,
     /// Child job counts (periodic / parameterized parents).
     pub children: Option<JobChildrenSummary>,
     /// Raft create index.

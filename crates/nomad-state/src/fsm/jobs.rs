@@ -6,6 +6,7 @@ use std::sync::Arc;
 use nomad_types::consts::{
     deployment_description, deployment_status, eval_status, job_defaults, job_status, job_type,
 };
+use nomad_types::serde_util::IsEmpty as _;
 use nomad_types::{DesiredTransition, Job, JobChildrenSummary, JobSummary, TaskGroupSummary};
 
 use super::{JobStatusSet, Txn};
@@ -320,6 +321,7 @@ impl Txn<'_> {
             }
         }
         if changed {
+            summary.summary.fit();
             summary.modify_index = self.index;
             self.t.job_summaries.insert(key, Arc::new(summary));
             self.touch(Table::JobSummary);

@@ -1,7 +1,9 @@
-//! Compact maps for the hot parts of an allocation's placement metrics.
+//! Compact maps for the hot parts of an allocation's placement metrics
+//! (and for a job summary's groups).
 //!
 //! A cluster holds one placement metric per allocation, a million of them
-//! at C1M scale, and most of their maps are empty or tiny. `BTreeMap`
+//! at C1M scale, and one summary per job, and most of their maps are empty
+//! or tiny. `BTreeMap`
 //! allocates a node for eleven entries as soon as it holds one, so these
 //! types keep entries in sorted vectors instead, and serialize exactly as
 //! a `BTreeMap` would (a JSON object in key order; `null` when empty under
@@ -231,6 +233,12 @@ impl<'a, K, V> IntoIterator for &'a VecMap<K, V> {
 impl<K, V> IsEmpty for VecMap<K, V> {
     fn is_empty_container(&self) -> bool {
         self.is_empty()
+    }
+    /// Shrinks the vector when this map alone holds it.
+    fn fit(&mut self) {
+        if let Some(v) = self.0.as_mut().and_then(Arc::get_mut) {
+            v.shrink_to_fit();
+        }
     }
 }
 
