@@ -21,6 +21,11 @@ pub struct Committed<'a> {
     /// This node's in-memory form of `data`, when this node proposed it (see
     /// [`StateMachine::apply_decoded`]).
     pub decoded: Option<Decoded>,
+    /// Whether a proposer on this node waits for the entry's result. When
+    /// false the result is dropped, so the state machine may return an empty
+    /// one instead of encoding it (a follower applies every entry and
+    /// answers almost none).
+    pub wanted: bool,
 }
 
 /// A deterministic state machine fed by committed Raft entries.

@@ -65,13 +65,16 @@ impl nomad_raft::StateMachine for StoreMachine {
             index,
             data,
             decoded: Some(decoded),
+            wanted: true,
         }])
         .pop()
         .unwrap_or_default()
     }
     /// A run of committed entries, published once (see
     /// [`StateStore::apply_batch`]).
+    /// Results no proposer here waits for are not encoded.
     fn apply_batch(&mut self, entries: Vec<nomad_raft::Committed<'_>>) -> Vec<Vec<u8>> {
+        let wanted: Vec<bool> = entries.iter().map(|e| e.wanted).collect();
         let entries: Vec<LogEntry<'_>> = entries
             .into_iter()
             .map(|e| {
@@ -98,7 +101,11 @@ impl nomad_raft::StateMachine for StoreMachine {
         let datas: Vec<&[u8]> = entries.iter().map(|e| e.data).collect();
         let results = self.store.apply_batch(entries);
         self.report(results.iter().zip(datas.iter().copied()));
-        results.iter().map(ApplyResult::encode).collect()
+        results
+            .iter()
+            .zip(wanted)
+            .map(|(r, wanted)| if wanted { r.encode() } else { Vec::new() })
+            .collect()
     }
     fn snapshot(&self) -> Vec<u8> {
         Fsm::snapshot(&self.store)
@@ -192,10 +199,18 @@ mod tests {
                 index: i as u64 + 1,
                 data,
                 decoded: None,
+                // No proposer here waits for e2's result.
+                wanted: i != 1,
             })
             .collect();
         let results = m.apply_batch(run);
         assert_eq!(results.len(), 4);
+        let first = nomad_state::ApplyResult::decode(&results[0]).expect("e1's result");
+        assert_eq!(first.evals, ["e1"]);
+        assert!(
+            results[1].is_empty(),
+            "a result no one waits for is not encoded"
+        );
         let mut got = Vec::new();
         while let Ok(a) = rx.try_recv() {
             got.push(format!("{a:?}"));

@@ -191,6 +191,7 @@ impl<S: LogStore, F: StateMachine> Core<S, F> {
                             index,
                             data: &e.data,
                             decoded,
+                            wanted: mine.is_some(),
                         });
                         answers.push((index, mine, None));
                     }
