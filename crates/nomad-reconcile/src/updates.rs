@@ -113,7 +113,7 @@ fn task_updated(
     if at.secrets != bt.secrets {
         return Some("task secrets");
     }
-    if let Some(r) = consul_updated(at.consul.as_ref(), bt.consul.as_ref()) {
+    if let Some(r) = consul_updated(at.consul.as_deref(), bt.consul.as_deref()) {
         return Some(r);
     }
     if at.templates != bt.templates {

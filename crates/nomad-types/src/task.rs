@@ -55,9 +55,9 @@ pub struct Task {
     #[serde(with = "nullable")]
     pub artifacts: Vec<TaskArtifact>,
     /// Vault integration.
-    pub vault: Option<Vault>,
+    pub vault: Option<Box<Vault>>,
     /// Consul integration.
-    pub consul: Option<Consul>,
+    pub consul: Option<Box<Consul>>,
     /// Templates to render.
     #[serde(with = "nullable")]
     pub templates: Vec<Template>,
@@ -68,7 +68,7 @@ pub struct Task {
     pub volume_mounts: Vec<VolumeMount>,
     /// CSI plugin supervision (omitted when absent).
     #[serde(rename = "CSIPluginConfig", skip_serializing_if = "Option::is_none")]
-    pub csi_plugin_config: Option<TaskCsiPluginConfig>,
+    pub csi_plugin_config: Option<Box<TaskCsiPluginConfig>>,
     /// Leader task: its exit stops the group.
     pub leader: bool,
     /// Delay between deregistering services and killing.
@@ -84,7 +84,7 @@ pub struct Task {
     #[serde(with = "nullable")]
     pub secrets: Vec<Secret>,
     /// Default workload identity.
-    pub identity: Option<WorkloadIdentity>,
+    pub identity: Option<Box<WorkloadIdentity>>,
     /// Additional workload identities.
     #[serde(with = "nullable")]
     pub identities: Vec<WorkloadIdentity>,
@@ -92,7 +92,7 @@ pub struct Task {
     #[serde(with = "nullable")]
     pub actions: Vec<Action>,
     /// Enterprise time-based schedule.
-    pub schedule: Option<TaskSchedule>,
+    pub schedule: Option<Box<TaskSchedule>>,
 }
 
 impl Task {

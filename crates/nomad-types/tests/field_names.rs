@@ -180,7 +180,7 @@ fn json_field_names_and_order_match_nomad() {
 #[test]
 fn omitempty_fields_appear_when_set() {
     let task = Task {
-        csi_plugin_config: Some(TaskCsiPluginConfig::default()),
+        csi_plugin_config: Some(Box::default()),
         ..Task::default()
     };
     assert!(keys(&task).contains(&"CSIPluginConfig".to_string()));

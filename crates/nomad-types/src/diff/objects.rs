@@ -210,14 +210,14 @@ pub(super) fn task_objects(out: &mut Vec<ObjectDiff>, o: &Task, n: &Task, contex
     out.extend(service_diffs(&o.services, &n.services, contextual));
     out.extend(vault_diff(o, n, contextual));
     out.extend(consul_diff(
-        o.consul.as_ref(),
-        n.consul.as_ref(),
+        o.consul.as_deref(),
+        n.consul.as_deref(),
         contextual,
     ));
     out.extend(template_diffs(&o.templates, &n.templates, contextual));
     out.extend(identity_diff(
-        o.identity.as_ref(),
-        n.identity.as_ref(),
+        o.identity.as_deref(),
+        n.identity.as_deref(),
         contextual,
     ));
     out.extend(identity_list_diffs(
@@ -288,8 +288,8 @@ fn vault_diff(o: &Task, n: &Task, contextual: bool) -> Option<ObjectDiff> {
     };
     struct_diff(
         "Vault",
-        o.vault.as_ref().map(f),
-        n.vault.as_ref().map(f),
+        o.vault.as_deref().map(f),
+        n.vault.as_deref().map(f),
         o.vault == n.vault,
         contextual,
     )
