@@ -9,7 +9,8 @@ use nomad_types::api::{
     JobScaleStatusResponse, JobStabilityRequest, JobStabilityResponse, JobValidateRequest,
     JobValidateResponse, JobVersionsResponse, JobsParseRequest, NodeDrainUpdateResponse,
     NodeEligibilityUpdateResponse, NodeUpdateDrainRequest, NodeUpdateEligibilityRequest,
-    PeriodicForceResponse, RaftConfiguration, ScalingRequest, ServerMembers,
+    PeriodicForceResponse, RaftConfiguration, ScalingRequest, SearchRequest, SearchResponse,
+    ServerMembers,
 };
 use nomad_types::{
     Allocation, AllocationListStub, Deployment, Evaluation, Job, JobListStub, JobPlanResponse,
@@ -551,6 +552,20 @@ impl Client {
     /// `GET /v1/regions`.
     pub async fn regions(&self) -> Result<Vec<String>, Error> {
         Ok(self.get("/v1/regions", &QueryOptions::default()).await?.0)
+    }
+
+    /// `PUT /v1/search`: IDs starting with `prefix` in `context` (`jobs`,
+    /// `evals`, `allocs`, `nodes`, `deployment`, … or `all`).
+    pub async fn search_prefix(
+        &self,
+        prefix: &str,
+        context: &str,
+    ) -> Result<SearchResponse, Error> {
+        let req = SearchRequest {
+            prefix: prefix.to_string(),
+            context: context.to_string(),
+        };
+        self.put("/v1/search", Some(&req), &[]).await
     }
 
     /// `PUT /v1/system/gc`.

@@ -82,3 +82,19 @@ async fn snapshot_round_trip() {
     let err = c.snapshot_restore(b"nope".to_vec()).await.unwrap_err();
     assert_eq!(err.status(), Some(400));
 }
+
+#[tokio::test]
+async fn prefix_search_by_context() {
+    let (cluster, c) = client();
+    cluster.add_node("node-a").expect("node");
+    let all = c.search_prefix("", "all").await.expect("search");
+    assert_eq!(all.matches["nodes"].len(), 1);
+    assert!(!all.truncations["nodes"]);
+    assert!(all.matches["jobs"].is_empty());
+    let id = &all.matches["nodes"][0];
+    let one = c.search_prefix(&id[..4], "nodes").await.expect("search");
+    assert_eq!(one.matches.keys().collect::<Vec<_>>(), ["nodes"]);
+    assert_eq!(one.matches["nodes"], std::slice::from_ref(id));
+    let err = c.search_prefix("a", "pods").await.unwrap_err();
+    assert_eq!(err.status(), Some(400));
+}

@@ -681,3 +681,59 @@ async fn logs_plain_and_framed() {
         .await;
     assert_eq!(code, 404);
 }
+
+#[tokio::test]
+async fn prefix_search_finds_ids_per_context() {
+    let e = env().await;
+    let (code, h, text) = e
+        .send(
+            "PUT",
+            "/v1/search",
+            Some(r#"{"Prefix":"exa","Context":"jobs"}"#),
+        )
+        .await;
+    assert_eq!(code, 200, "{text}");
+    assert!(index_of(&h) > 0);
+    let v: Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(v["Matches"], json!({"jobs": ["example"]}));
+    assert_eq!(v["Truncations"], json!({"jobs": false}));
+    assert_keys(&v, &["Index", "KnownLeader", "LastContact"]);
+
+    // `all`: every context Nomad searches, each with its list (maybe empty).
+    let (_, _, text) = e
+        .send(
+            "POST",
+            "/v1/search",
+            Some(r#"{"Prefix":"","Context":"all"}"#),
+        )
+        .await;
+    let v: Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(v["Matches"]["jobs"], json!(["example"]));
+    assert_eq!(v["Matches"]["nodes"].as_array().map(Vec::len), Some(1));
+    assert_eq!(v["Matches"]["namespaces"], json!(["default"]));
+    assert_eq!(v["Matches"]["volumes"], json!([]));
+    let evals = v["Matches"]["evals"].as_array().expect("evals");
+    assert_eq!(evals.len(), 1, "the registration's evaluation: {v}");
+
+    // An evaluation found by the start of its ID (odd length rounds down).
+    let id = evals[0].as_str().expect("id");
+    let body = format!(r#"{{"Prefix":"{}","Context":"evals"}}"#, &id[..3]);
+    let (_, _, text) = e.send("PUT", "/v1/search", Some(&body)).await;
+    let v: Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(v["Matches"]["evals"], json!([id]));
+
+    let (code, _, text) = e
+        .send(
+            "PUT",
+            "/v1/search",
+            Some(r#"{"Prefix":"a","Context":"pods"}"#),
+        )
+        .await;
+    assert_eq!(code, 400);
+    assert!(
+        text.contains(r#"unknown context "pods""#) && text.contains("jobs"),
+        "{text}"
+    );
+    let (code, _, _) = e.send("GET", "/v1/search", None).await;
+    assert_eq!(code, 405);
+}

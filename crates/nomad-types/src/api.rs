@@ -695,3 +695,32 @@ pub struct JobScaleStatusResponse {
     /// Per task group.
     pub task_groups: BTreeMap<String, TaskGroupScaleStatus>,
 }
+
+/// Body of `PUT /v1/search`: IDs that start with `Prefix`, in one context
+/// (`jobs`, `evals`, `allocs`, `nodes`, `deployment`, …) or `all`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct SearchRequest {
+    /// The start of the IDs (or names) to find.
+    pub prefix: String,
+    /// Where to look; `all` (or empty) for every context.
+    pub context: String,
+}
+
+/// Answer of `PUT /v1/search`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct SearchResponse {
+    /// Context → matching IDs (at most 20 each), in ID order.
+    pub matches: BTreeMap<String, Vec<String>>,
+    /// Context → whether more than the matches returned exist.
+    pub truncations: BTreeMap<String, bool>,
+    /// Highest Raft index of the tables searched.
+    pub index: u64,
+    /// Milliseconds since the leader was last contacted (Go `time.Duration`).
+    pub last_contact: i64,
+    /// Whether a leader was known.
+    pub known_leader: bool,
+    /// Pagination token (unused here).
+    pub next_token: String,
+}

@@ -13,6 +13,7 @@ mod jobs;
 mod nodes;
 mod objects;
 mod operator;
+mod search;
 mod ui;
 
 use std::sync::Arc;
@@ -225,6 +226,7 @@ async fn dispatch(
         "/v1/operator/raft/peer" => operator::raft_peer(api, &req).await,
         "/v1/operator/snapshot" => operator::snapshot(api, &req).await,
         "/v1/metrics" => agent::metrics(api, &req).await,
+        "/v1/search" => search::search(api, &req).await,
         "/v1/event/stream" => events::stream(api, &req).await,
         "/v1/client/stats" => client::stats(&client::ViaCluster(api), &req).await,
         _ => Err(ClusterError::NotFound("404 page not found".into())),
