@@ -4,13 +4,13 @@ use std::collections::BTreeMap;
 
 use nomad_types::api::{
     AgentHealthResponse, AgentSelf, AllocStopResponse, DeploymentPauseRequest,
-    DeploymentPromoteRequest, DeploymentUpdateResponse, JobDeregisterResponse, JobDispatchRequest,
-    JobDispatchResponse, JobPlanRequest, JobRegisterRequest, JobRegisterResponse, JobRevertRequest,
-    JobScaleStatusResponse, JobStabilityRequest, JobStabilityResponse, JobValidateRequest,
-    JobValidateResponse, JobVersionsResponse, JobsParseRequest, NodeDrainUpdateResponse,
-    NodeEligibilityUpdateResponse, NodeUpdateDrainRequest, NodeUpdateEligibilityRequest,
-    PeriodicForceResponse, RaftConfiguration, ScalingRequest, SearchRequest, SearchResponse,
-    ServerMembers,
+    DeploymentPromoteRequest, DeploymentUpdateResponse, EvalOptions, JobDeregisterResponse,
+    JobDispatchRequest, JobDispatchResponse, JobEvaluateRequest, JobPlanRequest,
+    JobRegisterRequest, JobRegisterResponse, JobRevertRequest, JobScaleStatusResponse,
+    JobStabilityRequest, JobStabilityResponse, JobValidateRequest, JobValidateResponse,
+    JobVersionsResponse, JobsParseRequest, NodeDrainUpdateResponse, NodeEligibilityUpdateResponse,
+    NodeUpdateDrainRequest, NodeUpdateEligibilityRequest, PeriodicForceResponse, RaftConfiguration,
+    ScalingRequest, SearchRequest, SearchResponse, ServerMembers,
 };
 use nomad_types::{
     Allocation, AllocationListStub, Deployment, Evaluation, Job, JobListStub, JobPlanResponse,
@@ -185,10 +185,27 @@ impl Client {
             .await
     }
 
-    /// `PUT /v1/job/:id/evaluate`.
-    pub async fn job_evaluate(&self, id: &str) -> Result<JobRegisterResponse, Error> {
-        self.put::<(), _>(&format!("/v1/job/{}/evaluate", escape_path(id)), None, &[])
-            .await
+    /// `PUT /v1/job/:id/evaluate`: a new evaluation of the job (with
+    /// `force_reschedule`, failed allocations are rescheduled even past
+    /// their policy) in `namespace` (empty: the client's).
+    pub async fn job_evaluate(
+        &self,
+        id: &str,
+        force_reschedule: bool,
+        namespace: &str,
+    ) -> Result<JobRegisterResponse, Error> {
+        let req = JobEvaluateRequest {
+            job_id: id.to_string(),
+            eval_options: EvalOptions { force_reschedule },
+            ..JobEvaluateRequest::default()
+        };
+        self.put_in(
+            &format!("/v1/job/{}/evaluate", escape_path(id)),
+            Some(&req),
+            namespace,
+            &[],
+        )
+        .await
     }
 
     /// `PUT /v1/job/:id/revert`: registers `version` again as a new

@@ -128,6 +128,8 @@ enum JobCommand {
     Inspect(jobops::InspectArgs),
     /// List a job's allocations.
     Allocs(jobops::AllocsArgs),
+    /// Create a new evaluation of a job.
+    Eval(jobops::EvalArgs),
     /// Check a job specification for errors.
     Validate(job::ValidateArgs),
     /// Display all tracked versions of a job.
@@ -339,6 +341,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>, io: &mut Io<'_>) -> i32 {
             JobCommand::Stop(a) => jobops::stop(a, g, io),
             JobCommand::Inspect(a) => jobops::inspect(a, g, io),
             JobCommand::Allocs(a) => jobops::allocs(a, g, io),
+            JobCommand::Eval(a) => jobops::eval(a, g, io),
             JobCommand::Validate(a) => job::validate(a, io),
             JobCommand::History(a) => job_history::history(a, g, io),
             JobCommand::Revert(a) => job_history::revert(a, g, io),

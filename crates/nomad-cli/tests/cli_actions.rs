@@ -1,4 +1,4 @@
-//! `job history|revert|dispatch|periodic force|scale|scaling-events`,
+//! `job history|revert|eval|dispatch|periodic force|scale|scaling-events`,
 //! `deployment list|status|promote|fail|pause|resume`, `node
 //! drain|eligibility`, the deployment phase of `job run`'s monitor, and the
 //! rescheduling lines of `alloc status` and `job status`, against the
@@ -945,4 +945,43 @@ fn rescheduling_in_alloc_and_job_status() {
         r.out.contains("cache       3/1h0m0s with constant delay, max_delay = 1h0m0s  9f8e7d6c-0000-4000-8000-000000000002  "),
         "{r:?}"
     );
+}
+
+#[test]
+fn job_eval_creates_and_monitors_an_evaluation() {
+    let e = Env::new(InMemoryCluster::new());
+    e.ok(&["job", "run", "-detach", "v0.nomad.hcl"]);
+
+    let r = e.ok(&["job", "eval", "-detach", "exam"]);
+    assert!(r.out.starts_with("Created eval ID: \""), "{r:?}");
+    assert_eq!(
+        r.out.trim().len(),
+        "Created eval ID: \"\"".len() + 8,
+        "{r:?}"
+    );
+
+    let r = e.ok(&["job", "eval", "-force-reschedule", "-verbose", "example"]);
+    assert!(r.out.contains(": Monitoring evaluation \""), "{r:?}");
+    assert!(
+        line(r.out.lines().last().unwrap_or_default(), "==> ")
+            .ends_with("finished with status \"complete\""),
+        "{r:?}"
+    );
+    // The registration's evaluation and the two made here.
+    let evals = e.ok(&["job", "status", "-evals", "example"]);
+    assert_eq!(evals.out.matches("job-register").count(), 3, "{evals:?}");
+
+    for (args, err) in [
+        (
+            &["job", "eval"][..],
+            "This command takes one argument: <job>\nFor additional help try 'nomad job eval -help'\n",
+        ),
+        (
+            &["job", "eval", "nope"][..],
+            "No job(s) with prefix or ID \"nope\" found\n",
+        ),
+    ] {
+        let r = e.nomad(args);
+        assert_eq!((r.code, r.err.as_str()), (1, err), "{args:?}: {r:?}");
+    }
 }

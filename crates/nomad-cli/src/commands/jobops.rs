@@ -211,3 +211,52 @@ pub fn allocs(args: AllocsArgs, g: &GlobalArgs, io: &mut Io<'_>) -> i32 {
     let _ = writeln!(io.out, "{}", format_alloc_stubs(&allocs, args.verbose, len));
     0
 }
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Reschedule failed allocations even if their reschedule policy says
+    /// not to.
+    #[arg(long = "force-reschedule")]
+    force_reschedule: bool,
+    /// Return right after creating the evaluation, printing its ID.
+    #[arg(long)]
+    detach: bool,
+    /// Full IDs.
+    #[arg(long)]
+    verbose: bool,
+    /// The job (ID or prefix).
+    args: Vec<String>,
+}
+
+/// `nomad job eval [-force-reschedule] [-detach] [-verbose] <job>`: asks
+/// the servers for a new evaluation of the job (Nomad's `job eval`), then
+/// monitors it as `job run` does.
+pub fn eval(args: EvalArgs, g: &GlobalArgs, io: &mut Io<'_>) -> i32 {
+    let len = if args.verbose { FULL_ID } else { SHORT_ID };
+    let [job] = args.args.as_slice() else {
+        let _ = writeln!(io.err, "This command takes one argument: <job>");
+        let _ = writeln!(io.err, "{}", super::servers::help_hint("job eval"));
+        return 1;
+    };
+    let Some(ctx) = Ctx::new(g, io) else { return 1 };
+    let (id, ns) = match job_id_by_prefix(&ctx, job.trim()) {
+        Ok(x) => x,
+        Err(e) => {
+            let _ = writeln!(io.err, "{e}");
+            return 1;
+        }
+    };
+    let resp = match ctx.block(ctx.client.job_evaluate(&id, args.force_reschedule, &ns)) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = writeln!(io.err, "Error evaluating job: {e}");
+            return 1;
+        }
+    };
+    if args.detach {
+        let short: String = resp.eval_id.chars().take(len).collect();
+        let _ = writeln!(io.out, "Created eval ID: {short:?}");
+        return 0;
+    }
+    monitor::monitor(&ctx, io, &resp.eval_id, len)
+}
