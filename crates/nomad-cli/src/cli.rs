@@ -218,6 +218,8 @@ enum AllocCommand {
     Restart(alloc_actions::AllocRestartArgs),
     /// Signal a running allocation or task.
     Signal(alloc_actions::AllocSignalArgs),
+    /// Stop an allocation (the scheduler replaces it).
+    Stop(alloc_actions::AllocStopArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -394,6 +396,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>, io: &mut Io<'_>) -> i32 {
             AllocCommand::Exec(a) => alloc_actions::exec(a, g, io),
             AllocCommand::Restart(a) => alloc_actions::restart(a, g, io),
             AllocCommand::Signal(a) => alloc_actions::signal(a, g, io),
+            AllocCommand::Stop(a) => alloc_actions::stop(a, g, io),
         },
         Some(Command::AllocStatus(a)) => alloc::status(a, g, io),
         Some(Command::Logs(a)) => alloc::logs(a, g, io),

@@ -1,7 +1,7 @@
 //! `job history|revert|eval|dispatch|periodic force|scale|scaling-events`,
 //! `deployment list|status|promote|fail|pause|resume`, `node
 //! drain|eligibility`, the deployment phase of `job run`'s monitor, and the
-//! rescheduling lines of `alloc status` and `job status`, against the
+//! rescheduling lines of `alloc status` and `job status`, `alloc stop`, against the
 //! in-memory cluster over HTTP: Nomad's output shapes and exit codes.
 
 use std::collections::BTreeMap;
@@ -984,4 +984,42 @@ fn job_eval_creates_and_monitors_an_evaluation() {
         let r = e.nomad(args);
         assert_eq!((r.code, r.err.as_str()), (1, err), "{args:?}: {r:?}");
     }
+}
+
+#[test]
+fn alloc_stop_stops_and_monitors_the_replacement() {
+    let e = Env::new(InMemoryCluster::new());
+    e.ok(&["job", "run", "v0.nomad.hcl"]);
+    let allocs = e.ok(&["job", "allocs", "-verbose", "example"]);
+    let id = allocs
+        .out
+        .lines()
+        .nth(1)
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(id.len(), 36, "{allocs:?}");
+
+    let r = e.ok(&["alloc", "stop", &id[..8]]);
+    assert!(r.out.contains(": Monitoring evaluation \""), "{r:?}");
+    assert!(
+        line(r.out.lines().last().unwrap_or_default(), "==> ")
+            .ends_with("finished with status \"complete\""),
+        "{r:?}"
+    );
+    let status = e.ok(&["alloc", "status", &id]);
+    assert!(
+        status.out.contains("Desired Status      = stop"),
+        "{status:?}"
+    );
+
+    let r = e.ok(&["alloc", "stop", "-detach", &id]);
+    assert_eq!(r.out.trim().len(), 36, "the evaluation's full ID: {r:?}");
+    let r = e.nomad(&["alloc", "stop", "ffff0000"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.err
+            .contains("No allocation(s) with prefix or id \"ffff0000\" found"),
+        "{r:?}"
+    );
 }

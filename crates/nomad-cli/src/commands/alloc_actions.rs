@@ -1,6 +1,7 @@
 //! `nomad alloc exec` (`command/alloc_exec.go`), `nomad alloc restart`
-//! (`command/alloc_restart.go`) and `nomad alloc signal`
-//! (`command/alloc_signal.go`).
+//! (`command/alloc_restart.go`), `nomad alloc signal`
+//! (`command/alloc_signal.go`) and `nomad alloc stop`
+//! (`command/alloc_stop.go`).
 
 use clap::{ArgAction, Args};
 use nomad_api_client::{Error, ExecReader, ExecWriter, QueryOptions};
@@ -61,6 +62,18 @@ pub struct AllocRestartArgs {
     alloc: String,
     /// The task to restart (as `-task`).
     task_arg: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AllocStopArgs {
+    /// Return right after the stop, printing the evaluation's ID.
+    #[arg(long)]
+    detach: bool,
+    /// Full IDs.
+    #[arg(long)]
+    verbose: bool,
+    /// The allocation (ID or prefix).
+    alloc: String,
 }
 
 #[derive(Debug, Args)]
@@ -383,4 +396,31 @@ pub fn signal(args: AllocSignalArgs, g: &GlobalArgs, io: &mut Io<'_>) -> i32 {
             1
         }
     }
+}
+
+/// `nomad alloc stop [-detach] [-verbose] <alloc>`: stops the allocation
+/// (the scheduler replaces it) and monitors the evaluation that follows.
+pub fn stop(args: AllocStopArgs, g: &GlobalArgs, io: &mut Io<'_>) -> i32 {
+    let Some(ctx) = Ctx::new(g, io) else { return 1 };
+    let len = if args.verbose {
+        crate::format::FULL_ID
+    } else {
+        crate::format::SHORT_ID
+    };
+    let alloc = match alloc_by_prefix(&ctx, &args.alloc, args.verbose, io, 1) {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    let resp = match ctx.block(ctx.client.allocation_stop(&alloc.id)) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = writeln!(io.err, "Error stopping allocation: {e}");
+            return 1;
+        }
+    };
+    if args.detach {
+        let _ = writeln!(io.out, "{}", resp.eval_id);
+        return 0;
+    }
+    super::monitor::monitor(&ctx, io, &resp.eval_id, len)
 }
