@@ -161,6 +161,43 @@ fn artifacts_are_unpacked_by_the_low_privilege_helper() {
     let logs = nomad_at(d, &addr, &["alloc", "logs", &alloc, "t"]);
     assert_eq!(status, "complete", "{logs:?}\n{}", agent.logs());
     assert!(logs.stdout.starts_with("hello from artifact\n"), "{logs:?}");
+    // `alloc fs`: the task's directory listed, the file printed and stated.
+    let ls = nomad_at(d, &addr, &["alloc", "fs", &alloc, "t/local/site"]);
+    assert_eq!(ls.code, 0, "{ls:?}");
+    assert!(ls.stdout.starts_with("Mode "), "{ls:?}");
+    assert!(
+        ls.stdout.contains("Modified Time") && ls.stdout.contains(" hello.txt\n"),
+        "{ls:?}"
+    );
+    let cat = nomad_at(d, &addr, &["alloc", "fs", &alloc, "t/local/site/hello.txt"]);
+    assert_eq!(
+        (cat.code, cat.stdout.as_str()),
+        (0, "hello from artifact\n"),
+        "{cat:?}"
+    );
+    let stat = nomad_at(
+        d,
+        &addr,
+        &[
+            "alloc",
+            "fs",
+            "-stat",
+            "-H",
+            &alloc,
+            "t/local/site/hello.txt",
+        ],
+    );
+    let row = stat.stdout.lines().nth(1).unwrap_or_default().to_string();
+    assert!(
+        row.starts_with("-rw") && row.split_whitespace().nth(1) == Some("20"),
+        "{stat:?}"
+    );
+    let missing = nomad_at(d, &addr, &["alloc", "fs", &alloc, "t/nope"]);
+    assert_eq!(missing.code, 1, "{missing:?}");
+    assert!(
+        missing.stderr.starts_with("Error stating file: "),
+        "{missing:?}"
+    );
     let me = euid();
     assert_eq!(
         logs.stdout.matches(&format!("owner={me}\n")).count(),

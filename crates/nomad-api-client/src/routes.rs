@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use nomad_types::api::{
-    AgentHealthResponse, AgentSelf, AllocStopResponse, DeploymentPauseRequest,
+    AgentHealthResponse, AgentSelf, AllocFileInfo, AllocStopResponse, DeploymentPauseRequest,
     DeploymentPromoteRequest, DeploymentUpdateResponse, EvalOptions, JobDeregisterResponse,
     JobDispatchRequest, JobDispatchResponse, JobEvaluateRequest, JobPlanRequest,
     JobRegisterRequest, JobRegisterResponse, JobRevertRequest, JobScaleStatusResponse,
@@ -687,6 +687,38 @@ impl Client {
     }
 
     // ---- client file system ----
+
+    /// `GET /v1/client/fs/ls/:alloc?path=`: the entries of a directory of
+    /// the allocation.
+    pub async fn alloc_fs_list(
+        &self,
+        alloc_id: &str,
+        path: &str,
+    ) -> Result<Vec<AllocFileInfo>, Error> {
+        let q = QueryOptions::default().param("path", path);
+        Ok(self
+            .get(&format!("/v1/client/fs/ls/{}", escape_path(alloc_id)), &q)
+            .await?
+            .0)
+    }
+
+    /// `GET /v1/client/fs/stat/:alloc?path=`.
+    pub async fn alloc_fs_stat(&self, alloc_id: &str, path: &str) -> Result<AllocFileInfo, Error> {
+        let q = QueryOptions::default().param("path", path);
+        Ok(self
+            .get(&format!("/v1/client/fs/stat/{}", escape_path(alloc_id)), &q)
+            .await?
+            .0)
+    }
+
+    /// `GET /v1/client/fs/cat/:alloc?path=`: a file's bytes.
+    pub async fn alloc_fs_cat(&self, alloc_id: &str, path: &str) -> Result<LogStream, Error> {
+        self.get_stream(
+            &format!("/v1/client/fs/cat/{}", escape_path(alloc_id)),
+            &[kv("path", path)],
+        )
+        .await
+    }
 
     /// `GET /v1/client/fs/logs/:alloc` as plain bytes.
     pub async fn alloc_logs(

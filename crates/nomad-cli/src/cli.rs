@@ -1,7 +1,7 @@
 //! The command tree and dispatch.
 
 use crate::commands::{
-    alloc, alloc_actions, deployment, eval, job, job_actions, job_history, jobops, node,
+    alloc, alloc_actions, alloc_fs, deployment, eval, job, job_actions, job_history, jobops, node,
     node_drain, operator, plan, raft, servers, snapshot, status, version,
 };
 use crate::ctx::GlobalArgs;
@@ -212,6 +212,8 @@ enum AllocCommand {
     Status(alloc::AllocStatusArgs),
     /// Stream the logs of a task.
     Logs(alloc::AllocLogsArgs),
+    /// List, stat or print the files of an allocation.
+    Fs(alloc_fs::AllocFsArgs),
     /// Run a command in a running allocation.
     Exec(alloc_actions::AllocExecArgs),
     /// Restart a running allocation or task.
@@ -293,6 +295,7 @@ const SUBCOMMANDS: &[&str] = &[
     "restore",
     "alloc",
     "logs",
+    "fs",
     "exec",
     "restart",
     "signal",
@@ -397,6 +400,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>, io: &mut Io<'_>) -> i32 {
             AllocCommand::Restart(a) => alloc_actions::restart(a, g, io),
             AllocCommand::Signal(a) => alloc_actions::signal(a, g, io),
             AllocCommand::Stop(a) => alloc_actions::stop(a, g, io),
+            AllocCommand::Fs(a) => alloc_fs::fs(a, g, io),
         },
         Some(Command::AllocStatus(a)) => alloc::status(a, g, io),
         Some(Command::Logs(a)) => alloc::logs(a, g, io),

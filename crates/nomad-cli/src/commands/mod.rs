@@ -2,6 +2,7 @@
 
 pub mod alloc;
 pub mod alloc_actions;
+pub mod alloc_fs;
 pub mod alloc_stats;
 pub mod common;
 pub mod deployment;
