@@ -9,8 +9,9 @@ use nomad_types::api::{
     JobRegisterRequest, JobRegisterResponse, JobRevertRequest, JobScaleStatusResponse,
     JobStabilityRequest, JobStabilityResponse, JobValidateRequest, JobValidateResponse,
     JobVersionsResponse, JobsParseRequest, NodeDrainUpdateResponse, NodeEligibilityUpdateResponse,
-    NodeUpdateDrainRequest, NodeUpdateEligibilityRequest, PeriodicForceResponse, RaftConfiguration,
-    ScalingRequest, SearchRequest, SearchResponse, ServerMembers,
+    NodeUpdateDrainRequest, NodeUpdateEligibilityRequest, NodeUpdateResponse,
+    PeriodicForceResponse, RaftConfiguration, ScalingRequest, SearchRequest, SearchResponse,
+    ServerMembers,
 };
 use nomad_types::{
     Allocation, AllocationListStub, Deployment, Evaluation, Job, JobListStub, JobPlanResponse,
@@ -495,6 +496,18 @@ impl Client {
             &[],
         )
         .await
+    }
+
+    /// `PUT /v1/node/:id/evaluate`: evaluations of the node's jobs.
+    pub async fn node_evaluate(&self, id: &str) -> Result<NodeUpdateResponse, Error> {
+        self.put::<(), _>(&format!("/v1/node/{}/evaluate", escape_path(id)), None, &[])
+            .await
+    }
+
+    /// `PUT /v1/node/:id/purge`: removes the node from the cluster's state.
+    pub async fn node_purge(&self, id: &str) -> Result<NodeUpdateResponse, Error> {
+        self.put::<(), _>(&format!("/v1/node/{}/purge", escape_path(id)), None, &[])
+            .await
     }
 
     /// `PUT /v1/node/:id/eligibility`.

@@ -84,7 +84,7 @@ async fn snapshot_round_trip() {
 }
 
 #[tokio::test]
-async fn prefix_search_by_context() {
+async fn prefix_search_by_context_and_node_purge() {
     let (cluster, c) = client();
     cluster.add_node("node-a").expect("node");
     let all = c.search_prefix("", "all").await.expect("search");
@@ -95,6 +95,12 @@ async fn prefix_search_by_context() {
     let one = c.search_prefix(&id[..4], "nodes").await.expect("search");
     assert_eq!(one.matches.keys().collect::<Vec<_>>(), ["nodes"]);
     assert_eq!(one.matches["nodes"], std::slice::from_ref(id));
+    let r = c.node_evaluate(id).await.expect("evaluate");
+    assert!(r.eval_ids.is_empty(), "no jobs on the node: {r:?}");
+    c.node_purge(id).await.expect("purge");
+    let after = c.search_prefix("", "nodes").await.expect("search");
+    assert!(after.matches["nodes"].is_empty());
+    assert_eq!(c.node_purge(id).await.unwrap_err().status(), Some(404));
     let err = c.search_prefix("a", "pods").await.unwrap_err();
     assert_eq!(err.status(), Some(400));
 }

@@ -21,7 +21,7 @@ use nomad_types::api::{
     JobDeregisterRequest, JobDeregisterResponse, JobEvaluateRequest, JobPlanRequest,
     JobRegisterRequest, JobRegisterResponse, NodeDrainUpdateResponse,
     NodeEligibilityUpdateResponse, NodeUpdateDrainRequest, NodeUpdateEligibilityRequest,
-    RaftConfiguration, ServerMembers,
+    NodeUpdateResponse, RaftConfiguration, ServerMembers,
 };
 use nomad_types::JobPlanResponse;
 use std::sync::Arc;
@@ -238,6 +238,13 @@ pub trait ClusterApi: Send + Sync + 'static {
         &self,
         req: NodeUpdateEligibilityRequest,
     ) -> Result<NodeEligibilityUpdateResponse, ClusterError>;
+
+    /// `Node.Evaluate`: evaluations of the jobs on the node and the system
+    /// jobs.
+    async fn node_evaluate(&self, node_id: String) -> Result<NodeUpdateResponse, ClusterError>;
+
+    /// `Node.Deregister`: removes the node, then evaluates its jobs.
+    async fn node_purge(&self, node_id: String) -> Result<NodeUpdateResponse, ClusterError>;
 
     /// `Deployment.Promote`.
     async fn deployment_promote(

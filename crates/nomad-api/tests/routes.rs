@@ -737,3 +737,58 @@ async fn prefix_search_finds_ids_per_context() {
     let (code, _, _) = e.send("GET", "/v1/search", None).await;
     assert_eq!(code, 405);
 }
+
+#[tokio::test]
+async fn node_evaluate_and_purge() {
+    let e = env().await;
+    let (nodes, _) = e.get_json("/v1/nodes").await;
+    let id = nodes[0]["ID"].as_str().expect("node id").to_string();
+
+    let (code, h, text) = e
+        .send("PUT", &format!("/v1/node/{id}/evaluate"), None)
+        .await;
+    assert_eq!(code, 200, "{text}");
+    let v: Value = serde_json::from_str(&text).expect("json");
+    assert_keys(
+        &v,
+        &[
+            "HeartbeatTTL",
+            "EvalIDs",
+            "EvalCreateIndex",
+            "NodeModifyIndex",
+            "Index",
+        ],
+    );
+    let evals = v["EvalIDs"]
+        .as_array()
+        .expect("the example job's evaluation");
+    assert_eq!(evals.len(), 1, "{v}");
+    assert_eq!(index_of(&h), v["Index"].as_u64().unwrap_or(0));
+    let (eval, _) = e
+        .get_json(&format!(
+            "/v1/evaluation/{}",
+            evals[0].as_str().unwrap_or_default()
+        ))
+        .await;
+    assert_eq!(eval["TriggeredBy"], "node-update");
+    assert_eq!(eval["JobID"], "example");
+
+    let (code, _, _) = e
+        .send("GET", &format!("/v1/node/{id}/evaluate"), None)
+        .await;
+    assert_eq!(code, 405);
+
+    let (code, _, text) = e.send("PUT", &format!("/v1/node/{id}/purge"), None).await;
+    assert_eq!(code, 200, "{text}");
+    let v: Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(v["EvalIDs"].as_array().map(Vec::len), Some(1), "{v}");
+    let (code, _, _) = e.send("GET", &format!("/v1/node/{id}"), None).await;
+    assert_eq!(code, 404, "the node is gone");
+    for op in ["evaluate", "purge"] {
+        let (code, _, text) = e.send("PUT", &format!("/v1/node/{id}/{op}"), None).await;
+        assert_eq!(
+            (code, text.as_str()),
+            (404, format!("node not found: {id}").as_str())
+        );
+    }
+}

@@ -10,7 +10,7 @@ use nomad_types::api::{
     JobDeregisterRequest, JobDeregisterResponse, JobEvaluateRequest, JobPlanRequest,
     JobRegisterRequest, JobRegisterResponse, NodeDrainUpdateResponse,
     NodeEligibilityUpdateResponse, NodeUpdateDrainRequest, NodeUpdateEligibilityRequest,
-    RaftConfiguration, RaftServer, ServerMembers,
+    NodeUpdateResponse, RaftConfiguration, RaftServer, ServerMembers,
 };
 use nomad_types::JobPlanResponse;
 
@@ -109,6 +109,12 @@ impl ClusterApi for Server {
         req: NodeUpdateEligibilityRequest,
     ) -> Result<NodeEligibilityUpdateResponse, ClusterError> {
         Ok(Server::node_update_eligibility(self, req).await?)
+    }
+    async fn node_evaluate(&self, node_id: String) -> Result<NodeUpdateResponse, ClusterError> {
+        Ok(Server::node_evaluate(self, &node_id).await?)
+    }
+    async fn node_purge(&self, node_id: String) -> Result<NodeUpdateResponse, ClusterError> {
+        Ok(Server::node_purge(self, &node_id).await?)
     }
     async fn deployment_promote(
         &self,

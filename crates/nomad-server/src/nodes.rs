@@ -5,9 +5,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use nomad_state::command::{EvalUpdate, NodeRegister, NodeUpdateEligibility, NodeUpdateStatus};
+use nomad_state::command::{
+    EvalUpdate, NodeDeregister, NodeRegister, NodeUpdateEligibility, NodeUpdateStatus,
+};
 use nomad_state::{Command, Table};
-use nomad_types::api::{NodeEligibilityUpdateResponse, NodeUpdateEligibilityRequest};
+use nomad_types::api::{
+    NodeEligibilityUpdateResponse, NodeUpdateEligibilityRequest, NodeUpdateResponse,
+};
 use nomad_types::consts::{
     alloc_client_status, eval_trigger, job_type, node_eligibility, node_status,
 };
@@ -174,8 +178,17 @@ impl Server {
     }
 
     /// One `node-update` evaluation per job with allocations on the node,
-    /// and per system job.
+    /// and per system job; failures are logged (the next node update
+    /// tries again).
     pub(crate) async fn create_node_evals(&self, node_id: &str) {
+        if let Err(e) = self.node_evals(node_id).await {
+            tracing::warn!(node_id = %node_id, error = %e, "creating node evaluations");
+        }
+    }
+
+    /// The evaluations of [`Server::create_node_evals`]: their IDs and the
+    /// index that wrote them (none: 0).
+    async fn node_evals(&self, node_id: &str) -> Result<(Vec<String>, u64), ServerError> {
         let snap = self.inner.reader.snapshot();
         let mut jobs: BTreeSet<(String, String)> = BTreeSet::new();
         let mut evals = Vec::new();
@@ -209,15 +222,64 @@ impl Server {
             }
         }
         if evals.is_empty() {
-            return;
+            return Ok((Vec::new(), 0));
         }
         tracing::debug!(node_id = %node_id, count = evals.len(), "creating node evaluations");
-        if let Err(e) = self
+        let ids = evals.iter().map(|e| e.id.clone()).collect();
+        let r = self
             .propose(Command::EvalUpdate(EvalUpdate { evals }))
-            .await
-        {
-            tracing::warn!(node_id = %node_id, error = %e, "creating node evaluations");
+            .await?;
+        if let Some(e) = r.error {
+            return Err(ServerError::Internal(format!("node evaluations: {e}")));
         }
+        Ok((ids, r.index))
+    }
+
+    /// `Node.Evaluate` (`PUT /v1/node/:id/evaluate`): evaluations of every
+    /// job with allocations on the node, and of the system jobs.
+    pub async fn node_evaluate(&self, node_id: &str) -> Result<NodeUpdateResponse, ServerError> {
+        let node = self
+            .inner
+            .reader
+            .snapshot()
+            .node_by_id(node_id)
+            .ok_or_else(|| ServerError::NotFound(format!("node not found: {node_id}")))?;
+        let (eval_ids, index) = self.node_evals(node_id).await?;
+        Ok(NodeUpdateResponse {
+            eval_ids,
+            eval_create_index: index,
+            node_modify_index: node.modify_index,
+            index,
+            ..NodeUpdateResponse::default()
+        })
+    }
+
+    /// `Node.Deregister` (`PUT /v1/node/:id/purge`): removes the node from
+    /// the state, then evaluates the jobs that had allocations on it, so
+    /// they are replaced elsewhere.
+    pub async fn node_purge(&self, node_id: &str) -> Result<NodeUpdateResponse, ServerError> {
+        let r = self
+            .propose(Command::NodeDeregister(NodeDeregister {
+                node_ids: vec![node_id.to_string()],
+            }))
+            .await?;
+        if let Some(e) = r.error {
+            return Err(match e {
+                nomad_state::ApplyError::NotFound { .. } => {
+                    ServerError::NotFound(format!("node not found: {node_id}"))
+                }
+                other => ServerError::BadRequest(other.to_string()),
+            });
+        }
+        self.inner.heartbeats.clear(node_id);
+        let (eval_ids, eval_index) = self.node_evals(node_id).await?;
+        Ok(NodeUpdateResponse {
+            eval_ids,
+            eval_create_index: eval_index,
+            node_modify_index: r.index,
+            index: eval_index.max(r.index),
+            ..NodeUpdateResponse::default()
+        })
     }
 
     /// `Node.GetClientAllocs`: blocks until the allocations' index passes

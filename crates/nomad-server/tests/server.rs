@@ -572,3 +572,48 @@ async fn concurrent_client_reports_share_entries() {
     assert_eq!(running, NODES, "every report applied");
     s.shutdown().await;
 }
+
+/// `PUT /v1/node/:id/evaluate` and `/purge` (Nomad's `Node.Evaluate` and
+/// `Node.Deregister`): a purged node's allocations are replaced elsewhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_evaluate_and_purge_replace_allocations() {
+    let s = testing::start(testing::test_config()).await.expect("start");
+    let a = SimClient::join(&s, testing::node("a", 4000, 8192))
+        .await
+        .expect("join a");
+    s.job_register(register(service_job("web", 2, 500)))
+        .await
+        .expect("register");
+    assert!(testing::wait_until(T, || live(&s, "web").len() == 2).await);
+    a.mark_running().await.expect("running");
+
+    let r = s.node_evaluate(&a.node.id).await.expect("evaluate");
+    assert_eq!(r.eval_ids.len(), 1, "{r:?}");
+    let eval = s
+        .state()
+        .snapshot()
+        .eval_by_id(&r.eval_ids[0])
+        .expect("eval");
+    assert_eq!(
+        (eval.triggered_by.as_str(), eval.job_id.as_str()),
+        ("node-update", "web")
+    );
+    assert!(s.node_evaluate("nope").await.is_err());
+
+    let b = SimClient::join(&s, testing::node("b", 4000, 8192))
+        .await
+        .expect("join b");
+    let hb = b.keep_alive(Duration::from_millis(100));
+    let r = s.node_purge(&a.node.id).await.expect("purge");
+    assert_eq!(r.eval_ids.len(), 1, "{r:?}");
+    assert!(s.state().snapshot().node_by_id(&a.node.id).is_none());
+    let replaced = testing::wait_until(T, || {
+        let l = live(&s, "web");
+        l.len() == 2 && l.iter().all(|x| x.node_id == b.node.id)
+    })
+    .await;
+    assert!(replaced, "allocations not replaced on b");
+    assert!(s.node_purge(&a.node.id).await.is_err(), "purged twice");
+    hb.abort();
+    s.shutdown().await;
+}

@@ -290,6 +290,25 @@ pub struct NodeEligibilityUpdateResponse {
     pub index: u64,
 }
 
+/// Response of `PUT /v1/node/:id/evaluate` and `PUT /v1/node/:id/purge`
+/// (Nomad's `NodeUpdateResponse`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct NodeUpdateResponse {
+    /// Heartbeat interval (0: not a heartbeat).
+    #[serde(rename = "HeartbeatTTL")]
+    pub heartbeat_ttl: i64,
+    /// Evaluations created.
+    #[serde(rename = "EvalIDs", with = "nullable")]
+    pub eval_ids: Vec<String>,
+    /// Raft index of the evaluations.
+    pub eval_create_index: u64,
+    /// The node's modify index after the write.
+    pub node_modify_index: u64,
+    /// Raft index of the write.
+    pub index: u64,
+}
+
 /// `PUT /v1/deployment/promote/:id`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default, rename_all = "PascalCase")]

@@ -38,7 +38,8 @@ pub(crate) async fn nodes_list(api: &dyn ClusterApi, req: &Req) -> Result<Reply,
 }
 
 /// `GET /v1/node/:id`, `GET /v1/node/:id/allocations`,
-/// `PUT /v1/node/:id/drain`, `PUT /v1/node/:id/eligibility`.
+/// `PUT /v1/node/:id/drain`, `PUT /v1/node/:id/eligibility`,
+/// `PUT /v1/node/:id/evaluate`, `PUT /v1/node/:id/purge`.
 pub(crate) async fn node_specific(api: &dyn ClusterApi, req: &Req) -> Result<Reply, ClusterError> {
     let path = req.rest.trim_end_matches('/');
     let pretty = req.pretty();
@@ -47,6 +48,18 @@ pub(crate) async fn node_specific(api: &dyn ClusterApi, req: &Req) -> Result<Rep
         let mut body: NodeUpdateDrainRequest = req.json_body()?;
         body.node_id = id.to_string();
         let resp = api.node_update_drain(body).await?;
+        let index = resp.index;
+        return Ok(Reply::json(&resp, pretty)?.with_index(index));
+    }
+    if let Some(id) = path.strip_suffix("/evaluate") {
+        require_write(req)?;
+        let resp = api.node_evaluate(id.to_string()).await?;
+        let index = resp.index;
+        return Ok(Reply::json(&resp, pretty)?.with_index(index));
+    }
+    if let Some(id) = path.strip_suffix("/purge") {
+        require_write(req)?;
+        let resp = api.node_purge(id.to_string()).await?;
         let index = resp.index;
         return Ok(Reply::json(&resp, pretty)?.with_index(index));
     }

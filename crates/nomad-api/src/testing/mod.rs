@@ -46,7 +46,7 @@ use nomad_types::api::{
     JobEvaluateRequest, JobPlanRequest, JobRegisterRequest, JobRegisterResponse, JobRevertRequest,
     JobScaleStatusResponse, JobStabilityRequest, JobStabilityResponse, NodeDrainUpdateResponse,
     NodeEligibilityUpdateResponse, NodeUpdateDrainRequest, NodeUpdateEligibilityRequest,
-    PeriodicForceResponse, RaftConfiguration, ScalingRequest, ServerMembers,
+    NodeUpdateResponse, PeriodicForceResponse, RaftConfiguration, ScalingRequest, ServerMembers,
 };
 use nomad_types::consts::{deployment_description, deployment_status, eval_status, eval_trigger};
 use nomad_types::{
@@ -409,6 +409,26 @@ impl InMemoryCluster {
         Ok((eval, res.index))
     }
 
+    /// One `node-update` evaluation per job with allocations on the node
+    /// (the servers' rule, without system jobs), scheduled at once.
+    fn node_evals(&self, node_id: &str) -> Result<(Vec<String>, u64), ClusterError> {
+        let snap = self.reader.snapshot();
+        let mut jobs = std::collections::BTreeSet::new();
+        for a in snap.allocs_by_node(node_id) {
+            jobs.insert((a.namespace.clone(), a.job_id.clone()));
+        }
+        let (mut ids, mut index) = (Vec::new(), 0);
+        for (ns, job) in jobs {
+            let (eval, i) = self.eval_for_existing_job(&ns, &job, eval_trigger::NODE_UPDATE)?;
+            if self.auto_schedule {
+                sched::process(self, &eval.id)?;
+            }
+            ids.push(eval.id);
+            index = i;
+        }
+        Ok((ids, index))
+    }
+
     fn deployment_update(
         &self,
         id: &str,
@@ -702,6 +722,41 @@ impl ClusterApi for InMemoryCluster {
             node_modify_index: res.index,
             index: res.index,
             ..NodeEligibilityUpdateResponse::default()
+        })
+    }
+
+    async fn node_evaluate(&self, node_id: String) -> Result<NodeUpdateResponse, ClusterError> {
+        let node = self
+            .reader
+            .snapshot()
+            .node_by_id(&node_id)
+            .ok_or_else(|| ClusterError::NotFound(format!("node not found: {node_id}")))?;
+        let (eval_ids, index) = self.node_evals(&node_id)?;
+        Ok(NodeUpdateResponse {
+            eval_ids,
+            eval_create_index: index,
+            node_modify_index: node.modify_index,
+            index,
+            ..NodeUpdateResponse::default()
+        })
+    }
+
+    async fn node_purge(&self, node_id: String) -> Result<NodeUpdateResponse, ClusterError> {
+        if self.reader.snapshot().node_by_id(&node_id).is_none() {
+            return Err(ClusterError::NotFound(format!("node not found: {node_id}")));
+        }
+        let res = self.apply(Command::NodeDeregister(
+            nomad_state::command::NodeDeregister {
+                node_ids: vec![node_id.clone()],
+            },
+        ))?;
+        let (eval_ids, index) = self.node_evals(&node_id)?;
+        Ok(NodeUpdateResponse {
+            eval_ids,
+            eval_create_index: index,
+            node_modify_index: res.index,
+            index: index.max(res.index),
+            ..NodeUpdateResponse::default()
         })
     }
 
