@@ -3,15 +3,15 @@
 use std::collections::BTreeMap;
 
 use nomad_types::api::{
-    AgentHealthResponse, AgentSelf, AllocFileInfo, AllocStopResponse, DeploymentPauseRequest,
-    DeploymentPromoteRequest, DeploymentUpdateResponse, EvalOptions, JobDeregisterResponse,
-    JobDispatchRequest, JobDispatchResponse, JobEvaluateRequest, JobPlanRequest,
-    JobRegisterRequest, JobRegisterResponse, JobRevertRequest, JobScaleStatusResponse,
-    JobStabilityRequest, JobStabilityResponse, JobValidateRequest, JobValidateResponse,
-    JobVersionsResponse, JobsParseRequest, NodeDrainUpdateResponse, NodeEligibilityUpdateResponse,
-    NodeUpdateDrainRequest, NodeUpdateEligibilityRequest, NodeUpdateResponse,
-    PeriodicForceResponse, RaftConfiguration, ScalingRequest, SearchRequest, SearchResponse,
-    ServerMembers,
+    AgentHealthResponse, AgentSelf, AllocFileInfo, AllocStopResponse, DeploymentAllocHealthRequest,
+    DeploymentPauseRequest, DeploymentPromoteRequest, DeploymentUpdateResponse, EvalOptions,
+    JobDeregisterResponse, JobDispatchRequest, JobDispatchResponse, JobEvaluateRequest,
+    JobPlanRequest, JobRegisterRequest, JobRegisterResponse, JobRevertRequest,
+    JobScaleStatusResponse, JobStabilityRequest, JobStabilityResponse, JobValidateRequest,
+    JobValidateResponse, JobVersionsResponse, JobsParseRequest, NodeDrainUpdateResponse,
+    NodeEligibilityUpdateResponse, NodeUpdateDrainRequest, NodeUpdateEligibilityRequest,
+    NodeUpdateResponse, PeriodicForceResponse, RaftConfiguration, ScalingRequest, SearchRequest,
+    SearchResponse, ServerMembers,
 };
 use nomad_types::{
     Allocation, AllocationListStub, Deployment, Evaluation, Job, JobListStub, JobPlanResponse,
@@ -444,6 +444,27 @@ impl Client {
         self.put::<(), _>(
             &format!("/v1/deployment/fail/{}", escape_path(id)),
             None,
+            &[],
+        )
+        .await
+    }
+
+    /// `PUT /v1/deployment/allocation-health/:id`: marks allocations of the
+    /// deployment healthy or unhealthy by hand.
+    pub async fn deployment_alloc_health(
+        &self,
+        id: &str,
+        healthy: &[String],
+        unhealthy: &[String],
+    ) -> Result<DeploymentUpdateResponse, Error> {
+        let req = DeploymentAllocHealthRequest {
+            deployment_id: id.to_string(),
+            healthy_allocation_ids: healthy.to_vec(),
+            unhealthy_allocation_ids: unhealthy.to_vec(),
+        };
+        self.put(
+            &format!("/v1/deployment/allocation-health/{}", escape_path(id)),
+            Some(&req),
             &[],
         )
         .await

@@ -17,9 +17,9 @@ use nomad_api_client::TerminalSize;
 use nomad_state::StateReader;
 use nomad_types::api::{
     AgentHealthResponse, AgentSelf, AllocFileInfo, AllocStopRequest, AllocStopResponse,
-    DeploymentPauseRequest, DeploymentPromoteRequest, DeploymentUpdateResponse,
-    JobDeregisterRequest, JobDeregisterResponse, JobEvaluateRequest, JobPlanRequest,
-    JobRegisterRequest, JobRegisterResponse, NodeDrainUpdateResponse,
+    DeploymentAllocHealthRequest, DeploymentPauseRequest, DeploymentPromoteRequest,
+    DeploymentUpdateResponse, JobDeregisterRequest, JobDeregisterResponse, JobEvaluateRequest,
+    JobPlanRequest, JobRegisterRequest, JobRegisterResponse, NodeDrainUpdateResponse,
     NodeEligibilityUpdateResponse, NodeUpdateDrainRequest, NodeUpdateEligibilityRequest,
     NodeUpdateResponse, RaftConfiguration, ServerMembers,
 };
@@ -245,6 +245,12 @@ pub trait ClusterApi: Send + Sync + 'static {
 
     /// `Node.Deregister`: removes the node, then evaluates its jobs.
     async fn node_purge(&self, node_id: String) -> Result<NodeUpdateResponse, ClusterError>;
+
+    /// `Deployment.SetAllocHealth`.
+    async fn deployment_alloc_health(
+        &self,
+        req: DeploymentAllocHealthRequest,
+    ) -> Result<DeploymentUpdateResponse, ClusterError>;
 
     /// `Deployment.Promote`.
     async fn deployment_promote(

@@ -552,9 +552,16 @@ async fn deployment_actions() {
         (
             "PUT",
             format!("/v1/deployment/allocation-health/{id}"),
-            Some("{}".into()),
-            501,
-            "allocation health",
+            Some(format!(r#"{{"DeploymentID":"{id}"}}"#)),
+            400,
+            "must specify at least one healthy/unhealthy allocation ID",
+        ),
+        (
+            "PUT",
+            format!("/v1/deployment/allocation-health/{id}"),
+            Some(r#"{"DeploymentID":"other","HealthyAllocationIDs":["a"]}"#.into()),
+            400,
+            "Deployment ID does not match",
         ),
     ];
     for (m, p, b, code, text) in bad {

@@ -6,9 +6,9 @@ use nomad_api::{ClusterApi, ClusterError, ReadMeta};
 use nomad_state::StateReader;
 use nomad_types::api::{
     AgentHealth, AgentHealthResponse, AgentMember, AgentSelf, AllocStopRequest, AllocStopResponse,
-    DeploymentPauseRequest, DeploymentPromoteRequest, DeploymentUpdateResponse,
-    JobDeregisterRequest, JobDeregisterResponse, JobEvaluateRequest, JobPlanRequest,
-    JobRegisterRequest, JobRegisterResponse, NodeDrainUpdateResponse,
+    DeploymentAllocHealthRequest, DeploymentPauseRequest, DeploymentPromoteRequest,
+    DeploymentUpdateResponse, JobDeregisterRequest, JobDeregisterResponse, JobEvaluateRequest,
+    JobPlanRequest, JobRegisterRequest, JobRegisterResponse, NodeDrainUpdateResponse,
     NodeEligibilityUpdateResponse, NodeUpdateDrainRequest, NodeUpdateEligibilityRequest,
     NodeUpdateResponse, RaftConfiguration, RaftServer, ServerMembers,
 };
@@ -115,6 +115,12 @@ impl ClusterApi for Server {
     }
     async fn node_purge(&self, node_id: String) -> Result<NodeUpdateResponse, ClusterError> {
         Ok(Server::node_purge(self, &node_id).await?)
+    }
+    async fn deployment_alloc_health(
+        &self,
+        req: DeploymentAllocHealthRequest,
+    ) -> Result<DeploymentUpdateResponse, ClusterError> {
+        Ok(Server::deployment_alloc_health(self, req).await?)
     }
     async fn deployment_promote(
         &self,

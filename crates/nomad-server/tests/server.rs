@@ -617,3 +617,64 @@ async fn node_evaluate_and_purge_replace_allocations() {
     hb.abort();
     s.shutdown().await;
 }
+
+/// `PUT /v1/deployment/allocation-health/:id` (Nomad's
+/// `Deployment.SetAllocHealth`): allocations marked healthy by hand
+/// finish the deployment; bad requests say what is wrong.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allocation_health_set_by_hand_finishes_the_deployment() {
+    use nomad_types::api::DeploymentAllocHealthRequest;
+    let s = testing::start(testing::test_config()).await.expect("start");
+    let c = SimClient::join(&s, testing::node("n1", 4000, 8192))
+        .await
+        .expect("join");
+    let hb = c.keep_alive(Duration::from_millis(100));
+    s.job_register(register(service_job("web", 2, 500)))
+        .await
+        .expect("register");
+    assert!(testing::wait_until(T, || live(&s, "web").len() == 2).await);
+    c.mark_running().await.expect("running");
+    let dep = s
+        .state()
+        .snapshot()
+        .latest_deployment_by_job("default", "web")
+        .expect("deployment");
+    let ids: Vec<String> = live(&s, "web").iter().map(|a| a.id.clone()).collect();
+
+    let req = |healthy: Vec<String>| DeploymentAllocHealthRequest {
+        deployment_id: dep.id.clone(),
+        healthy_allocation_ids: healthy,
+        ..DeploymentAllocHealthRequest::default()
+    };
+    let err = s
+        .deployment_alloc_health(req(Vec::new()))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("at least one"), "{err}");
+    let err = s
+        .deployment_alloc_health(req(vec!["nope".into()]))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("unknown alloc \"nope\""), "{err}");
+
+    let r = s
+        .deployment_alloc_health(req(ids))
+        .await
+        .expect("set health");
+    assert!(!r.eval_id.is_empty());
+    let ok = testing::wait_until(T, || {
+        s.state()
+            .snapshot()
+            .deployment_by_id(&dep.id)
+            .is_some_and(|d| d.status == "successful")
+    })
+    .await;
+    assert!(ok, "{:?}", s.state().snapshot().deployment_by_id(&dep.id));
+    let err = s
+        .deployment_alloc_health(req(Vec::new()))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("terminal deployment"), "{err}");
+    hb.abort();
+    s.shutdown().await;
+}

@@ -309,6 +309,22 @@ pub struct NodeUpdateResponse {
     pub index: u64,
 }
 
+/// `PUT /v1/deployment/allocation-health/:id`: marks allocations of the
+/// deployment healthy or unhealthy by hand.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct DeploymentAllocHealthRequest {
+    /// Deployment ID.
+    #[serde(rename = "DeploymentID")]
+    pub deployment_id: String,
+    /// Allocations to mark healthy.
+    #[serde(rename = "HealthyAllocationIDs", with = "nullable")]
+    pub healthy_allocation_ids: Vec<String>,
+    /// Allocations to mark unhealthy.
+    #[serde(rename = "UnhealthyAllocationIDs", with = "nullable")]
+    pub unhealthy_allocation_ids: Vec<String>,
+}
+
 /// `PUT /v1/deployment/promote/:id`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default, rename_all = "PascalCase")]

@@ -2,7 +2,10 @@
 //! `/v1/evaluation/:id/…`, `/v1/deployments`, `/v1/deployment/…`.
 
 use nomad_state::Table;
-use nomad_types::api::{AllocStopRequest, DeploymentPauseRequest, DeploymentPromoteRequest};
+use nomad_types::api::{
+    AllocStopRequest, DeploymentAllocHealthRequest, DeploymentPauseRequest,
+    DeploymentPromoteRequest,
+};
 use nomad_types::{AllocationListStub, Evaluation};
 
 use super::{require_get, require_write};
@@ -190,8 +193,7 @@ pub(crate) async fn deployments_list(
 }
 
 /// `GET /v1/deployment/:id`, `/v1/deployment/allocations/:id`, and the
-/// `promote`, `fail`, `pause` actions. `allocation-health/:id` answers 501:
-/// the agent interface has no method for manual health yet.
+/// `promote`, `fail`, `pause` and `allocation-health` actions.
 pub(crate) async fn deployment_specific(
     api: &dyn ClusterApi,
     req: &Req,
@@ -213,12 +215,14 @@ pub(crate) async fn deployment_specific(
         let index = resp.index;
         return Ok(Reply::json(&resp, pretty)?.with_index(index));
     }
-    if path.starts_with("allocation-health/") {
-        // The agent interface has no method for manual health yet.
+    if let Some(id) = path.strip_prefix("allocation-health/") {
         require_write(req)?;
-        return Err(ClusterError::NotImplemented(
-            "setting deployment allocation health is not supported by this agent".into(),
-        ));
+        let mut body: DeploymentAllocHealthRequest = req.json_body()?;
+        check_deployment_id(&body.deployment_id, id)?;
+        body.deployment_id = id.to_string();
+        let resp = api.deployment_alloc_health(body).await?;
+        let index = resp.index;
+        return Ok(Reply::json(&resp, pretty)?.with_index(index));
     }
     if let Some(id) = path.strip_prefix("pause/") {
         require_write(req)?;

@@ -41,9 +41,10 @@ use nomad_state::command::{
 use nomad_state::{ApplyResult, Command, StateReader, StateStore, StoreConfig};
 use nomad_types::api::{
     AgentHealth, AgentHealthResponse, AgentSelf, AllocFileInfo, AllocStopRequest,
-    AllocStopResponse, DeploymentPauseRequest, DeploymentPromoteRequest, DeploymentUpdateResponse,
-    JobDeregisterRequest, JobDeregisterResponse, JobDispatchRequest, JobDispatchResponse,
-    JobEvaluateRequest, JobPlanRequest, JobRegisterRequest, JobRegisterResponse, JobRevertRequest,
+    AllocStopResponse, DeploymentAllocHealthRequest, DeploymentPauseRequest,
+    DeploymentPromoteRequest, DeploymentUpdateResponse, JobDeregisterRequest,
+    JobDeregisterResponse, JobDispatchRequest, JobDispatchResponse, JobEvaluateRequest,
+    JobPlanRequest, JobRegisterRequest, JobRegisterResponse, JobRevertRequest,
     JobScaleStatusResponse, JobStabilityRequest, JobStabilityResponse, NodeDrainUpdateResponse,
     NodeEligibilityUpdateResponse, NodeUpdateDrainRequest, NodeUpdateEligibilityRequest,
     NodeUpdateResponse, PeriodicForceResponse, RaftConfiguration, ScalingRequest, ServerMembers,
@@ -757,6 +758,38 @@ impl ClusterApi for InMemoryCluster {
             node_modify_index: res.index,
             index: index.max(res.index),
             ..NodeUpdateResponse::default()
+        })
+    }
+
+    async fn deployment_alloc_health(
+        &self,
+        req: DeploymentAllocHealthRequest,
+    ) -> Result<DeploymentUpdateResponse, ClusterError> {
+        let d = self.active_deployment(&req.deployment_id, "set health of allocations for")?;
+        if req.healthy_allocation_ids.is_empty() && req.unhealthy_allocation_ids.is_empty() {
+            return Err(ClusterError::BadRequest(
+                "must specify at least one healthy/unhealthy allocation ID".into(),
+            ));
+        }
+        let eval = self.deployment_eval(&d);
+        let eval_id = eval.as_ref().map(|e| e.id.clone()).unwrap_or_default();
+        let res = self.apply(Command::DeploymentAllocHealth(
+            nomad_state::command::DeploymentAllocHealth {
+                deployment_id: req.deployment_id,
+                healthy_allocation_ids: req.healthy_allocation_ids,
+                unhealthy_allocation_ids: req.unhealthy_allocation_ids,
+                timestamp: now_nanos(),
+                eval,
+                ..Default::default()
+            },
+        ))?;
+        self.run_eval(&eval_id)?;
+        Ok(DeploymentUpdateResponse {
+            eval_create_index: if eval_id.is_empty() { 0 } else { res.index },
+            eval_id,
+            deployment_modify_index: res.index,
+            index: res.index,
+            ..DeploymentUpdateResponse::default()
         })
     }
 

@@ -16,11 +16,13 @@ pub(crate) use watcher::WatchState;
 use std::sync::Arc;
 
 use nomad_state::command::{
-    DeploymentPromotion, DeploymentStatusUpdate, DeploymentStatusUpdateRequest,
+    DeploymentAllocHealth, DeploymentPromotion, DeploymentStatusUpdate,
+    DeploymentStatusUpdateRequest,
 };
 use nomad_state::{ApplyResult, Command, StateSnapshot};
 use nomad_types::api::{
-    DeploymentPauseRequest, DeploymentPromoteRequest, DeploymentUpdateResponse,
+    DeploymentAllocHealthRequest, DeploymentPauseRequest, DeploymentPromoteRequest,
+    DeploymentUpdateResponse,
 };
 use nomad_types::consts::{deployment_description, deployment_status, eval_trigger};
 use nomad_types::{Deployment, Evaluation, Job};
@@ -334,6 +336,71 @@ impl Server {
         Ok(DeploymentUpdateResponse {
             eval_create_index: if eval_id.is_empty() { 0 } else { r.index },
             eval_id,
+            deployment_modify_index: r.index,
+            reverted_job_version: None,
+            index: r.index,
+        })
+    }
+
+    /// `Deployment.SetAllocHealth`: marks allocations of an active
+    /// deployment healthy or unhealthy by hand, and evaluates the job. The
+    /// watcher then reacts as to health a client reported (an unhealthy
+    /// allocation may fail the deployment, and revert it under
+    /// `auto_revert`).
+    pub async fn deployment_alloc_health(
+        &self,
+        req: DeploymentAllocHealthRequest,
+    ) -> Result<DeploymentUpdateResponse, ServerError> {
+        let snap = self.inner.reader.snapshot();
+        let d = active_deployment(
+            &snap,
+            &req.deployment_id,
+            "can't set health of allocations for a terminal deployment",
+        )?;
+        if req.healthy_allocation_ids.is_empty() && req.unhealthy_allocation_ids.is_empty() {
+            return Err(ServerError::BadRequest(
+                "must specify at least one healthy/unhealthy allocation ID".into(),
+            ));
+        }
+        for id in req
+            .healthy_allocation_ids
+            .iter()
+            .chain(&req.unhealthy_allocation_ids)
+        {
+            match snap.alloc_by_id(id) {
+                None => return Err(ServerError::NotFound(format!("unknown alloc {id:?}"))),
+                Some(a) if a.deployment_id != d.id => {
+                    return Err(ServerError::BadRequest(format!(
+                        "allocation {id:?} is not part of deployment {:?}",
+                        d.id
+                    )))
+                }
+                Some(_) => {}
+            }
+        }
+        let job = job_of(&snap, &d)?;
+        let now = crate::now_nanos();
+        let eval = deployment_eval(&d, &job, now);
+        let eval_id = eval.id.clone();
+        let r = self
+            .propose(Command::DeploymentAllocHealth(DeploymentAllocHealth {
+                deployment_id: d.id.clone(),
+                healthy_allocation_ids: req.healthy_allocation_ids,
+                unhealthy_allocation_ids: req.unhealthy_allocation_ids,
+                timestamp: now,
+                deployment_update: None,
+                job: None,
+                eval: Some(eval),
+            }))
+            .await?;
+        if let Some(e) = r.error {
+            return Err(apply_error(e));
+        }
+        tracing::info!(deployment_id = %d.id, job_id = %d.job_id, eval_id = %eval_id, "allocation health set by hand");
+        self.deployments_changed([d.id.clone()]);
+        Ok(DeploymentUpdateResponse {
+            eval_id,
+            eval_create_index: r.index,
             deployment_modify_index: r.index,
             reverted_job_version: None,
             index: r.index,
