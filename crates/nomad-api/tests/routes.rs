@@ -792,3 +792,39 @@ async fn node_evaluate_and_purge() {
         );
     }
 }
+
+#[tokio::test]
+async fn readat_returns_a_window_of_a_file() {
+    let e = env().await;
+    let (allocs, _) = e.get_json("/v1/allocations").await;
+    let id = allocs[0]["ID"].as_str().expect("id").to_string();
+    e.cluster
+        .set_log(&id, "redis", "stdout", "hello\nworld\nand more\n");
+    let at = |q: &str| format!("/v1/client/fs/readat/{id}?path=alloc/logs/redis.stdout.0&{q}");
+    // Windows across the stand-in's 3-byte chunks, and past the end.
+    for (q, want) in [
+        ("offset=4&limit=5", "o\nwor"),
+        ("offset=0&limit=3", "hel"),
+        ("offset=18&limit=100", "re\n"),
+        ("offset=100&limit=4", ""),
+        ("offset=2&limit=0", ""),
+    ] {
+        let (code, _, body) = e.send("GET", &at(q), None).await;
+        assert_eq!((code, body.as_str()), (200, want), "{q}");
+    }
+    for (q, err) in [
+        ("offset=1", "limit: must be given"),
+        ("offset=-1&limit=2", "offset: must not be negative"),
+    ] {
+        let (code, _, body) = e.send("GET", &at(q), None).await;
+        assert_eq!((code, body.as_str()), (400, err), "{q}");
+    }
+    let (code, _, body) = e
+        .send(
+            "GET",
+            &format!("/v1/client/fs/readat/{id}?offset=0&limit=1"),
+            None,
+        )
+        .await;
+    assert_eq!((code, body.as_str()), (400, "must provide a file name"));
+}

@@ -1,4 +1,4 @@
-//! `/v1/client/fs/{logs,ls,stat,cat}/:alloc`, delegated to the agent's
+//! `/v1/client/fs/{logs,ls,stat,cat,readat}/:alloc`, delegated to the agent's
 //! client through [`ClusterApi`]. Logs come as raw bytes with `plain=true`,
 //! otherwise as a stream of JSON frames (`{"Offset":…,"Data":"<base64>",
 //! "File":…}`) as Nomad sends them.
@@ -30,8 +30,49 @@ pub(crate) async fn client_fs(api: &dyn ClientSide, req: &Req) -> Result<Reply, 
             let s = api.alloc_fs_cat(alloc_id, path).await?;
             Ok(Reply::raw(Body::from_stream(s), "text/plain"))
         }
+        "readat" => read_at(api, req, alloc_id).await,
         _ => Err(ClusterError::NotFound("404 page not found".into())),
     }
+}
+
+/// `readat`: `limit` bytes of the file at `path` from byte `offset`.
+async fn read_at(api: &dyn ClientSide, req: &Req, alloc_id: String) -> Result<Reply, ClusterError> {
+    let path = req
+        .param("path")
+        .ok_or_else(|| ClusterError::BadRequest("must provide a file name".into()))?
+        .to_string();
+    let offset = required_count(req, "offset")?;
+    let limit = required_count(req, "limit")?;
+    // (bytes still to skip, bytes still to send); the stream ends once the
+    // window is sent, and chunks before it are dropped.
+    let window = api
+        .alloc_fs_cat(alloc_id, path)
+        .await?
+        .scan((offset, limit), |(skip, left), chunk| {
+            let out = match chunk {
+                _ if *left == 0 => None,
+                Err(e) => Some(Err(e)),
+                Ok(mut data) => {
+                    let drop = (*skip).min(data.len());
+                    *skip -= drop;
+                    data.drain(..drop);
+                    data.truncate(*left);
+                    *left -= data.len();
+                    Some(Ok(data))
+                }
+            };
+            std::future::ready(out)
+        })
+        .filter(|chunk| std::future::ready(!matches!(chunk, Ok(d) if d.is_empty())));
+    Ok(Reply::raw(Body::from_stream(window), "text/plain"))
+}
+
+/// A required non-negative integer parameter of `readat`.
+fn required_count(req: &Req, key: &str) -> Result<usize, ClusterError> {
+    let v = req
+        .int_param(key)?
+        .ok_or_else(|| ClusterError::BadRequest(format!("{key}: must be given")))?;
+    usize::try_from(v).map_err(|_| ClusterError::BadRequest(format!("{key}: must not be negative")))
 }
 
 async fn logs(api: &dyn ClientSide, req: &Req, alloc_id: String) -> Result<Reply, ClusterError> {

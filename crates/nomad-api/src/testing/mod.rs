@@ -1037,6 +1037,29 @@ impl ClusterApi for InMemoryCluster {
         Ok(Vec::new())
     }
 
+    /// The log files [`InMemoryCluster::set_log`] wrote
+    /// (`alloc/logs/<task>.<type>.0`), in 3-byte chunks.
+    async fn alloc_fs_cat(
+        &self,
+        alloc_id: String,
+        path: String,
+    ) -> Result<ByteStream, ClusterError> {
+        let file = path.trim_start_matches('/');
+        let data = file
+            .strip_prefix("alloc/logs/")
+            .and_then(|f| f.strip_suffix(".0"))
+            .and_then(|f| f.rsplit_once('.'))
+            .and_then(|(task, kind)| {
+                let logs = self.logs.lock().unwrap_or_else(|e| e.into_inner());
+                logs.get(&(alloc_id.clone(), task.to_string(), kind.to_string()))
+                    .cloned()
+            })
+            .ok_or_else(|| ClusterError::NotFound(format!("file not found: {path}")))?;
+        let chunks: Vec<Result<Vec<u8>, ClusterError>> =
+            data.chunks(3).map(|c| Ok(c.to_vec())).collect();
+        Ok(futures_util::stream::iter(chunks).boxed())
+    }
+
     async fn alloc_fs_stat(
         &self,
         _alloc_id: String,
