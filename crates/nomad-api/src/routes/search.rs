@@ -92,9 +92,14 @@ fn matches(
     // Nomad drops the last one (jobs are names, not UUIDs).
     let uuid = round_uuid_prefix(prefix);
     let ids: Box<dyn Iterator<Item = String> + '_> = match context {
+        // One namespace is a range of the job table; `*` is a scan.
+        "jobs" if !q.all_namespaces() => Box::new(
+            snap.jobs_by_id_prefix(&q.namespace, prefix)
+                .map(|j| j.id().to_string()),
+        ),
         "jobs" => Box::new(
             snap.jobs()
-                .filter(|j| q.ns_matches(j.namespace()) && j.id().starts_with(prefix))
+                .filter(|j| j.id().starts_with(prefix))
                 .map(|j| j.id().to_string()),
         ),
         "allocs" => Box::new(
