@@ -1,9 +1,11 @@
 //! The client-facing commands against a real dev agent running a raw_exec
 //! job: `alloc exec` (output, input, exit codes), `alloc status -stats`,
-//! `node status -self -stats`, `alloc restart` and `alloc signal`.
+//! `node status -self -stats`, `alloc restart`, `alloc signal`, and
+//! `alloc fs -tail` / `-f` over a file the test writes through `alloc exec`.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 
 use nomad_e2e::{bin, nomad_at, DevAgent};
 
@@ -209,5 +211,94 @@ fn stats_restart_and_signal() {
     });
     let r = nomad_at(dir.path(), &addr, &["alloc", "signal", &alloc, "nope"]);
     assert_eq!(r.code, 1, "{r:?}");
+    stop_job(dir.path(), &agent);
+}
+
+/// Runs `script` in the task with `sh -c` (the file under test is written
+/// this way, as the task itself would).
+fn task_sh(dir: &std::path::Path, addr: &str, alloc: &str, script: &str) {
+    let r = nomad_at(dir, addr, &["alloc", "exec", alloc, "sh", "-c", script]);
+    assert_eq!(r.code, 0, "{script}: {r:?}");
+}
+
+#[test]
+fn alloc_fs_tails_and_follows_a_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (agent, alloc) = running_alloc(dir.path());
+    let addr = agent.addr.clone();
+    let file = r#""$NOMAD_ALLOC_DIR/data.txt""#;
+    task_sh(
+        dir.path(),
+        &addr,
+        &alloc,
+        &format!("printf 'a\\nb\\nc\\n' > {file}"),
+    );
+
+    for (flags, want) in [
+        (&["-tail", "-n", "2"][..], "b\nc\n"),
+        (&["-tail", "-c", "2"][..], "c\n"),
+        (&["-tail"][..], "a\nb\nc\n"),
+    ] {
+        let mut args = vec!["alloc", "fs"];
+        args.extend_from_slice(flags);
+        args.extend([alloc.as_str(), "alloc/data.txt"]);
+        let r = nomad_at(dir.path(), &addr, &args);
+        assert_eq!((r.code, r.stdout.as_str()), (0, want), "{flags:?}: {r:?}");
+    }
+    let r = nomad_at(dir.path(), &addr, &["alloc", "fs", "-f", &alloc, "alloc"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("is a directory"), "{r:?}");
+
+    // `-f`: what is there, then appends, a truncation (reading restarts at
+    // the start) and the deletion, which ends the stream.
+    let mut child = Command::new(bin("nomad"))
+        .args(["alloc", "fs", "-f", &alloc, "alloc/data.txt"])
+        .env("NOMAD_ADDR", &addr)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn nomad alloc fs -f");
+    let seen = Arc::new(Mutex::new(String::new()));
+    let mut stdout = child.stdout.take().expect("stdout");
+    let reader = {
+        let seen = seen.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 256];
+            while let Ok(n) = stdout.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+                seen.lock().expect("lock").push_str(&text);
+            }
+        })
+    };
+    let printed = |want: &'static str| {
+        let seen = seen.clone();
+        move || seen.lock().expect("lock").as_str() == want
+    };
+    agent.wait_for("the file's contents", 30, printed("a\nb\nc\n"));
+    task_sh(dir.path(), &addr, &alloc, &format!("echo d >> {file}"));
+    agent.wait_for("the appended line", 30, printed("a\nb\nc\nd\n"));
+    task_sh(
+        dir.path(),
+        &addr,
+        &alloc,
+        &format!(": > {file}; echo e >> {file}"),
+    );
+    agent.wait_for("the file after truncation", 30, printed("a\nb\nc\nd\ne\n"));
+    task_sh(dir.path(), &addr, &alloc, &format!("rm {file}"));
+    agent.wait_for("the stream to end with the file", 30, || {
+        matches!(child.try_wait(), Ok(Some(_)))
+    });
+    let out = child.wait_with_output().expect("nomad alloc fs -f");
+    reader.join().expect("reader");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(seen.lock().expect("lock").as_str(), "a\nb\nc\nd\ne\n");
     stop_job(dir.path(), &agent);
 }

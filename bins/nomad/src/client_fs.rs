@@ -4,8 +4,12 @@
 use async_trait::async_trait;
 use futures_util::StreamExt;
 use nomad_api::stats::{AllocResourceUsage, HostStats};
-use nomad_api::{ByteStream, ClientFs, ClusterError, ExecChannels, ExecStart, LogsRequest};
+use nomad_api::{
+    ByteStream, ClientFs, ClusterError, ExecChannels, ExecStart, FileFrame, FrameStream,
+    FsStreamRequest, LogsRequest,
+};
 use nomad_client::allocdir::{self, AllocDir, FileInfo};
+use nomad_client::follow::{self, StreamFrom};
 use nomad_client::logs::{self, Origin};
 use nomad_client::{Client, ClientError, ClientOps};
 
@@ -14,7 +18,7 @@ use nomad_types::api::AllocFileInfo;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// How often a followed log is polled for new data.
+/// How often a followed log or file is polled for new data.
 const FOLLOW_POLL: Duration = Duration::from_millis(250);
 /// The most a plain (not followed) log read returns at once.
 const READ_LIMIT: u64 = 64 * 1024 * 1024;
@@ -54,8 +58,8 @@ impl LocalClientFs {
 }
 
 pub(crate) fn to_cluster(e: ClientError) -> ClusterError {
-    match e {
-        ClientError::Invalid(m) => ClusterError::BadRequest(m),
+    match &e {
+        ClientError::Invalid(m) => ClusterError::BadRequest(m.clone()),
         ClientError::UnknownAlloc(id) => {
             ClusterError::NotFound(format!("unknown allocation ID \"{id}\""))
         }
@@ -63,6 +67,7 @@ pub(crate) fn to_cluster(e: ClientError) -> ClusterError {
             "path {} escapes the allocation directory",
             p.display()
         )),
+        ClientError::NotFound(_) => ClusterError::NotFound(e.to_string()),
         other => ClusterError::Internal(other.to_string()),
     }
 }
@@ -132,6 +137,25 @@ impl ClientFs for LocalClientFs {
     ) -> Result<ByteStream, ClusterError> {
         let dir = self.alloc_dir(&alloc_id)?;
         Ok(once(allocdir::cat(&dir, &path).map_err(to_cluster)?))
+    }
+
+    async fn alloc_fs_stream(&self, req: FsStreamRequest) -> Result<FrameStream, ClusterError> {
+        let dir = self.alloc_dir(&req.alloc_id)?;
+        let from = StreamFrom {
+            origin: req.origin.parse().map_err(to_cluster)?,
+            offset: u64::try_from(req.offset).unwrap_or(0),
+            follow: req.follow,
+        };
+        let rx = follow::stream_file(&dir, &req.path, from, FOLLOW_POLL).map_err(to_cluster)?;
+        let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+            let frame = rx.recv().await?.map_err(to_cluster).map(|f| FileFrame {
+                offset: i64::try_from(f.offset).unwrap_or(i64::MAX),
+                data: f.data,
+                file_event: f.event.map(|e| e.as_str().to_string()).unwrap_or_default(),
+            });
+            Some((frame, rx))
+        });
+        Ok(stream.boxed())
     }
 
     fn node_id(&self) -> String {

@@ -14,6 +14,7 @@
 
 mod client_api;
 mod events;
+mod files;
 mod routes;
 pub mod stats;
 
@@ -27,6 +28,7 @@ pub use client_api::{
     ExecReader, ExecSession, ExecWriter, TerminalSize,
 };
 pub use events::{EventStream, EventStreamRequest};
+pub use files::{FileChunk, FileStream, FileStreamRequest};
 pub use routes::{Dispatch, JoinResponse, LogStream};
 
 /// Default agent address.

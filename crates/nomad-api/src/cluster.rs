@@ -101,6 +101,37 @@ pub struct LogsRequest {
     pub origin: String,
 }
 
+/// Which file of an allocation to stream, from where
+/// (`/v1/client/fs/stream/:alloc`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FsStreamRequest {
+    /// Allocation ID (full).
+    pub alloc_id: String,
+    /// Path inside the allocation directory.
+    pub path: String,
+    /// Byte offset relative to [`Self::origin`].
+    pub offset: i64,
+    /// `start` or `end`.
+    pub origin: String,
+    /// Keep the stream open and send what is appended.
+    pub follow: bool,
+}
+
+/// One piece of a streamed file: `data` ending at byte `offset`, or an
+/// event (`file truncated`, `file deleted`) with no data.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FileFrame {
+    /// Offset in the file just after `data`.
+    pub offset: i64,
+    /// Bytes read.
+    pub data: Vec<u8>,
+    /// Nomad's `FileEvent` text, or empty.
+    pub file_event: String,
+}
+
+/// A streamed file.
+pub type FrameStream = Pin<Box<dyn Stream<Item = Result<FileFrame, ClusterError>> + Send>>;
+
 /// The event stream's default heartbeat interval (Nomad's servers send
 /// one every 30 s; this agent sends them more often, which clients ignore
 /// alike and idle proxies prefer).
@@ -395,6 +426,14 @@ pub trait ClusterApi: Send + Sync + 'static {
         }
     }
 
+    /// Stream a file of an allocation, following it if asked.
+    async fn alloc_fs_stream(&self, req: FsStreamRequest) -> Result<FrameStream, ClusterError> {
+        match self.client_fs() {
+            Some(fs) => fs.alloc_fs_stream(req).await,
+            None => Err(no_client()),
+        }
+    }
+
     /// `GET /v1/client/stats`: the local client's host.
     async fn host_stats(&self) -> Result<HostStats, ClusterError> {
         match self.client_fs() {
@@ -505,6 +544,12 @@ pub trait ClientFs: Send + Sync + 'static {
         alloc_id: String,
         path: String,
     ) -> Result<ByteStream, ClusterError>;
+    /// Stream a file of an allocation from a position; when following,
+    /// what is appended, and `file truncated` / `file deleted` events.
+    async fn alloc_fs_stream(&self, req: FsStreamRequest) -> Result<FrameStream, ClusterError> {
+        let _ = req;
+        Err(ClusterError::NotImplemented("file streaming".into()))
+    }
 
     /// The client's node ID (empty when unknown): requests for
     /// allocations of other nodes are forwarded to them.

@@ -34,8 +34,8 @@ pub mod testing;
 use std::sync::Arc;
 
 pub use cluster::{
-    ByteStream, ClientFs, ClusterApi, ClusterError, ExecChannels, ExecChunk, ExecStart,
-    LogsRequest, ReadMeta, DEFAULT_EVENT_HEARTBEAT,
+    ByteStream, ClientFs, ClusterApi, ClusterError, ExecChannels, ExecChunk, ExecStart, FileFrame,
+    FrameStream, FsStreamRequest, LogsRequest, ReadMeta, DEFAULT_EVENT_HEARTBEAT,
 };
 pub use nomad_api_client::stats;
 /// The terminal size an exec session's caller sends.

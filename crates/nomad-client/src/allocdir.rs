@@ -196,7 +196,14 @@ pub fn read_at(
     limit: Option<u64>,
 ) -> Result<Vec<u8>, ClientError> {
     let real = dir.resolve(path)?;
-    let md = fs::metadata(&real).ctx(|| format!("stat {path}"))?;
+    regular_file_len(&real, path)?;
+    read_resolved(&real, path, offset, limit)
+}
+
+/// The length of the regular file at `real`, a resolved path (`path` as
+/// the user gave it, for messages); directories and devices are refused.
+pub(crate) fn regular_file_len(real: &Path, path: &str) -> Result<u64, ClientError> {
+    let md = fs::metadata(real).ctx(|| format!("stat {path}"))?;
     if md.is_dir() {
         return Err(ClientError::Invalid(format!("{path} is a directory")));
     }
@@ -205,7 +212,18 @@ pub fn read_at(
             "{path} is not a regular file"
         )));
     }
-    let mut f = fs::File::open(&real).ctx(|| format!("opening {path}"))?;
+    Ok(md.len())
+}
+
+/// Up to `limit` bytes (all with `None`) of the file at `real`, a resolved
+/// path, from `offset`.
+pub(crate) fn read_resolved(
+    real: &Path,
+    path: &str,
+    offset: u64,
+    limit: Option<u64>,
+) -> Result<Vec<u8>, ClientError> {
+    let mut f = fs::File::open(real).ctx(|| format!("opening {path}"))?;
     f.seek(SeekFrom::Start(offset))
         .ctx(|| format!("seeking {path}"))?;
     let mut out = Vec::new();

@@ -25,7 +25,8 @@
 //!   rotation.
 //! * **Data for the HTTP API**: `alloc logs` ([`logs::read_logs`],
 //!   [`logs::follow_logs`]) and `alloc fs` ([`allocdir::list`],
-//!   [`allocdir::stat`], [`allocdir::cat`], [`allocdir::read_at`]); host
+//!   [`allocdir::stat`], [`allocdir::cat`], [`allocdir::read_at`],
+//!   [`follow::stream_file`]); host
 //!   usage ([`hoststats`]) and, through [`ClientOps`], task usage, signals,
 //!   in-place restarts and `alloc exec`.
 //! * **Local state** ([`state`]): allocations, task states and driver
@@ -48,6 +49,7 @@ pub mod drivers;
 mod error;
 pub mod events;
 pub mod fingerprint;
+pub mod follow;
 pub mod health;
 pub mod hoststats;
 pub mod logs;

@@ -33,6 +33,7 @@ use tokio::task::JoinHandle;
 
 use crate::allocdir::AllocDir;
 use crate::error::{ClientError, Context};
+use crate::follow::{spawn_poller, Step, READ_CHUNK};
 
 /// Rotation settings of one task (`logs { max_files, max_file_size }`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -532,33 +533,12 @@ pub fn follow_logs(
     poll: Duration,
 ) -> Result<mpsc::Receiver<Result<LogChunk, ClientError>>, ClientError> {
     let mut cur = seek_logs(&dir, &task, &stream, origin, offset)?;
-    let (tx, rx) = mpsc::channel(16);
-    tokio::spawn(async move {
-        loop {
-            match read_from(&dir, &task, &stream, &mut cur, 64 * 1024) {
-                Ok(chunks) => {
-                    let empty = chunks.is_empty();
-                    for c in chunks {
-                        if tx.send(Ok(c)).await.is_err() {
-                            return;
-                        }
-                    }
-                    if !empty {
-                        continue;
-                    }
-                }
-                Err(e) => {
-                    let _ = tx.send(Err(e)).await;
-                    return;
-                }
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(poll) => {}
-                _ = tx.closed() => return,
-            }
-        }
-    });
-    Ok(rx)
+    Ok(spawn_poller(poll, move || {
+        Ok(Step {
+            items: read_from(&dir, &task, &stream, &mut cur, READ_CHUNK)?,
+            done: false,
+        })
+    }))
 }
 
 #[cfg(test)]

@@ -15,7 +15,8 @@ use nomad_types::api::AllocFileInfo;
 
 use super::{require_get, require_write};
 use crate::cluster::{
-    ByteStream, ClientFs, ClusterApi, ClusterError, ExecChannels, ExecStart, LogsRequest,
+    ByteStream, ClientFs, ClusterApi, ClusterError, ExecChannels, ExecStart, FrameStream,
+    FsStreamRequest, LogsRequest,
 };
 use crate::query::{Reply, Req};
 
@@ -40,6 +41,7 @@ pub(crate) trait ClientSide: Send + Sync {
         alloc_id: String,
         path: String,
     ) -> Result<ByteStream, ClusterError>;
+    async fn alloc_fs_stream(&self, req: FsStreamRequest) -> Result<FrameStream, ClusterError>;
     async fn host_stats(&self) -> Result<HostStats, ClusterError>;
     async fn alloc_stats(
         &self,
@@ -95,6 +97,12 @@ macro_rules! client_side_impl {
                 path: String,
             ) -> Result<ByteStream, ClusterError> {
                 self.0.alloc_fs_cat(alloc_id, path).await
+            }
+            async fn alloc_fs_stream(
+                &self,
+                req: FsStreamRequest,
+            ) -> Result<FrameStream, ClusterError> {
+                self.0.alloc_fs_stream(req).await
             }
             async fn host_stats(&self) -> Result<HostStats, ClusterError> {
                 self.0.host_stats().await

@@ -1,7 +1,8 @@
-//! `/v1/client/fs/{logs,ls,stat,cat,readat}/:alloc`, delegated to the agent's
-//! client through [`ClusterApi`]. Logs come as raw bytes with `plain=true`,
-//! otherwise as a stream of JSON frames (`{"Offset":…,"Data":"<base64>",
-//! "File":…}`) as Nomad sends them.
+//! `/v1/client/fs/{logs,ls,stat,cat,readat,stream}/:alloc`, delegated to the
+//! agent's client through [`ClusterApi`]. Logs and streamed files come as
+//! raw bytes with `plain=true`, otherwise as a stream of JSON frames
+//! (`{"Offset":…,"Data":"<base64>","File":…,"FileEvent":…}`) as Nomad sends
+//! them.
 
 use axum::body::Body;
 use base64::Engine;
@@ -10,7 +11,7 @@ use nomad_types::api::StreamFrame;
 
 use super::client::ClientSide;
 use super::require_get;
-use crate::cluster::{ClusterError, LogsRequest};
+use crate::cluster::{ClusterError, FsStreamRequest, LogsRequest};
 use crate::query::{Reply, Req};
 
 pub(crate) async fn client_fs(api: &dyn ClientSide, req: &Req) -> Result<Reply, ClusterError> {
@@ -31,6 +32,7 @@ pub(crate) async fn client_fs(api: &dyn ClientSide, req: &Req) -> Result<Reply, 
             Ok(Reply::raw(Body::from_stream(s), "text/plain"))
         }
         "readat" => read_at(api, req, alloc_id).await,
+        "stream" => stream(api, req, alloc_id).await,
         _ => Err(ClusterError::NotFound("404 page not found".into())),
     }
 }
@@ -93,18 +95,7 @@ async fn logs(api: &dyn ClientSide, req: &Req, alloc_id: String) -> Result<Reply
     }
     let follow = req.bool_param("follow")?.unwrap_or(false);
     let plain = req.bool_param("plain")?.unwrap_or(false);
-    let origin = req.param("origin").unwrap_or("start").to_string();
-    if origin != "start" && origin != "end" {
-        return Err(ClusterError::BadRequest(
-            "origin: origin must be start or end".into(),
-        ));
-    }
-    let offset = req.int_param("offset")?.unwrap_or(0);
-    if offset < 0 {
-        return Err(ClusterError::BadRequest(
-            "offset: must be a positive offset".into(),
-        ));
-    }
+    let (origin, offset) = position(req)?;
     let file = format!("alloc/logs/{task}.{log_type}.0");
     let stream = api
         .alloc_logs(LogsRequest {
@@ -123,16 +114,74 @@ async fn logs(api: &dyn ClientSide, req: &Req, alloc_id: String) -> Result<Reply
     let framed = stream.map(move |chunk| {
         chunk.and_then(|data| {
             sent += data.len() as i64;
-            let frame = StreamFrame {
-                offset: sent,
-                data: base64::engine::general_purpose::STANDARD.encode(&data),
-                file: file.clone(),
-                file_event: String::new(),
-            };
-            nomad_types::json::to_string_go(&frame)
-                .map(String::into_bytes)
-                .map_err(|e| ClusterError::Internal(e.to_string()))
+            encode_frame(sent, &data, &file, "")
         })
     });
     Ok(Reply::raw(Body::from_stream(framed), "application/json"))
+}
+
+/// `stream`: the file at `path` from (`origin`, `offset`), followed unless
+/// `follow=false`; frames carry `file truncated` and `file deleted` events.
+async fn stream(api: &dyn ClientSide, req: &Req, alloc_id: String) -> Result<Reply, ClusterError> {
+    let path = req
+        .param("path")
+        .ok_or_else(|| ClusterError::BadRequest("must provide a file name".into()))?
+        .to_string();
+    let follow = req.bool_param("follow")?.unwrap_or(true);
+    let plain = req.bool_param("plain")?.unwrap_or(false);
+    let (origin, offset) = position(req)?;
+    let frames = api
+        .alloc_fs_stream(FsStreamRequest {
+            alloc_id,
+            path: path.clone(),
+            offset,
+            origin,
+            follow,
+        })
+        .await?;
+    if plain {
+        let bytes = frames
+            .map(|f| f.map(|f| f.data))
+            .filter(|chunk| std::future::ready(!matches!(chunk, Ok(d) if d.is_empty())));
+        return Ok(Reply::raw(Body::from_stream(bytes), "text/plain"));
+    }
+    let framed =
+        frames.map(move |f| f.and_then(|f| encode_frame(f.offset, &f.data, &path, &f.file_event)));
+    Ok(Reply::raw(Body::from_stream(framed), "application/json"))
+}
+
+/// `origin` (`start`, the default, or `end`) and `offset` (≥ 0) of a
+/// `logs` or `stream` request.
+fn position(req: &Req) -> Result<(String, i64), ClusterError> {
+    let origin = req.param("origin").unwrap_or("start").to_string();
+    if origin != "start" && origin != "end" {
+        return Err(ClusterError::BadRequest(
+            "origin: origin must be start or end".into(),
+        ));
+    }
+    let offset = req.int_param("offset")?.unwrap_or(0);
+    if offset < 0 {
+        return Err(ClusterError::BadRequest(
+            "offset: must be a positive offset".into(),
+        ));
+    }
+    Ok((origin, offset))
+}
+
+/// One frame as Nomad sends it: JSON with `Data` in base64.
+fn encode_frame(
+    offset: i64,
+    data: &[u8],
+    file: &str,
+    event: &str,
+) -> Result<Vec<u8>, ClusterError> {
+    let frame = StreamFrame {
+        offset,
+        data: base64::engine::general_purpose::STANDARD.encode(data),
+        file: file.to_string(),
+        file_event: event.to_string(),
+    };
+    nomad_types::json::to_string_go(&frame)
+        .map(String::into_bytes)
+        .map_err(|e| ClusterError::Internal(e.to_string()))
 }

@@ -54,7 +54,10 @@ use nomad_types::{
     DesiredTransition, DrainStrategy, Evaluation, GoTime, Job, JobPlanResponse, Node, TaskState,
 };
 
-use crate::cluster::{ByteStream, ClusterApi, ClusterError, LogsRequest, ReadMeta};
+use crate::cluster::{
+    ByteStream, ClusterApi, ClusterError, FileFrame, FrameStream, FsStreamRequest, LogsRequest,
+    ReadMeta,
+};
 use servers::Servers;
 
 /// The version the in-memory agent reports.
@@ -290,6 +293,21 @@ impl InMemoryCluster {
             (alloc_id.into(), task.into(), log_type.into()),
             text.as_bytes().to_vec(),
         );
+    }
+
+    /// The contents of `alloc/logs/<task>.<type>.0` as [`Self::set_log`]
+    /// wrote it; other paths are not found.
+    fn log_file(&self, alloc_id: &str, path: &str) -> Result<Vec<u8>, ClusterError> {
+        path.trim_start_matches('/')
+            .strip_prefix("alloc/logs/")
+            .and_then(|f| f.strip_suffix(".0"))
+            .and_then(|f| f.rsplit_once('.'))
+            .and_then(|(task, kind)| {
+                let logs = self.logs.lock().unwrap_or_else(|e| e.into_inner());
+                logs.get(&(alloc_id.to_string(), task.to_string(), kind.to_string()))
+                    .cloned()
+            })
+            .ok_or_else(|| ClusterError::NotFound(format!("file not found: {path}")))
     }
 
     /// Binds 127.0.0.1:0 and serves the API on a background thread with its
@@ -1044,20 +1062,39 @@ impl ClusterApi for InMemoryCluster {
         alloc_id: String,
         path: String,
     ) -> Result<ByteStream, ClusterError> {
-        let file = path.trim_start_matches('/');
-        let data = file
-            .strip_prefix("alloc/logs/")
-            .and_then(|f| f.strip_suffix(".0"))
-            .and_then(|f| f.rsplit_once('.'))
-            .and_then(|(task, kind)| {
-                let logs = self.logs.lock().unwrap_or_else(|e| e.into_inner());
-                logs.get(&(alloc_id.clone(), task.to_string(), kind.to_string()))
-                    .cloned()
-            })
-            .ok_or_else(|| ClusterError::NotFound(format!("file not found: {path}")))?;
+        let data = self.log_file(&alloc_id, &path)?;
         let chunks: Vec<Result<Vec<u8>, ClusterError>> =
             data.chunks(3).map(|c| Ok(c.to_vec())).collect();
         Ok(futures_util::stream::iter(chunks).boxed())
+    }
+
+    /// A log file as `alloc_fs_cat` reads it, from the position asked, in
+    /// 3-byte frames; when following, the stream then stays open.
+    async fn alloc_fs_stream(&self, req: FsStreamRequest) -> Result<FrameStream, ClusterError> {
+        let data = self.log_file(&req.alloc_id, &req.path)?;
+        let skip = usize::try_from(req.offset).unwrap_or(0).min(data.len());
+        let start = if req.origin == "end" {
+            data.len() - skip
+        } else {
+            skip
+        };
+        let frames: Vec<Result<FileFrame, ClusterError>> = data[start..]
+            .chunks(3)
+            .scan(start, |at, c| {
+                *at += c.len();
+                Some(Ok(FileFrame {
+                    offset: *at as i64,
+                    data: c.to_vec(),
+                    file_event: String::new(),
+                }))
+            })
+            .collect();
+        let frames = futures_util::stream::iter(frames);
+        if req.follow {
+            Ok(frames.chain(futures_util::stream::pending()).boxed())
+        } else {
+            Ok(frames.boxed())
+        }
     }
 
     async fn alloc_fs_stat(

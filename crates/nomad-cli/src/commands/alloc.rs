@@ -7,6 +7,7 @@ use nomad_api_client::QueryOptions;
 use nomad_types::{Allocation, TaskEvent};
 
 use super::common::{format_alloc_metrics, format_alloc_stubs, print_json, ID_TOO_SHORT};
+use super::tail::{FirstChunk, TailArgs};
 use crate::ctx::{Ctx, GlobalArgs};
 use crate::format::{
     format_go_time, format_kv, format_list, format_list_with_spaces, format_unix_nanos, limit, mb,
@@ -501,18 +502,8 @@ pub struct AllocLogsArgs {
     /// Show stdout (the default).
     #[arg(long)]
     stdout: bool,
-    /// Follow the log.
-    #[arg(short = 'f')]
-    follow: bool,
-    /// Show the end of the log.
-    #[arg(long)]
-    tail: bool,
-    /// Lines to show with -tail.
-    #[arg(short = 'n', default_value_t = -1, allow_negative_numbers = true)]
-    lines: i64,
-    /// Bytes to show with -tail.
-    #[arg(short = 'c', default_value_t = -1, allow_negative_numbers = true)]
-    bytes: i64,
+    #[command(flatten)]
+    tail: TailArgs,
     /// Full IDs.
     #[arg(long)]
     verbose: bool,
@@ -524,9 +515,6 @@ pub struct AllocLogsArgs {
     /// The task.
     task_arg: Option<String>,
 }
-
-const DEFAULT_TAIL_LINES: i64 = 10;
-const BYTES_PER_LINE: i64 = 120;
 
 pub fn logs(args: AllocLogsArgs, g: &GlobalArgs, io: &mut Io<'_>) -> i32 {
     let Some(alloc_id) = args.alloc.clone() else {
@@ -590,32 +578,20 @@ pub fn logs(args: AllocLogsArgs, g: &GlobalArgs, io: &mut Io<'_>) -> i32 {
         return 1;
     }
     let log_type = if args.stderr { "stderr" } else { "stdout" };
-    let (origin, offset, keep_lines) = if args.tail {
-        if args.lines != -1 && args.bytes != -1 {
-            let _ = writeln!(io.err, "Failed to read {log_type} file: both -n and -c set");
+    let pos = match args.tail.position() {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = writeln!(io.err, "Failed to read {log_type} file: {e}");
             return 1;
         }
-        if args.lines != -1 {
-            ("end", args.lines * BYTES_PER_LINE, Some(args.lines))
-        } else if args.bytes != -1 {
-            ("end", args.bytes, None)
-        } else {
-            (
-                "end",
-                DEFAULT_TAIL_LINES * BYTES_PER_LINE,
-                Some(DEFAULT_TAIL_LINES),
-            )
-        }
-    } else {
-        ("start", 0, None)
     };
     let mut stream = match ctx.block(ctx.client.alloc_logs(
         &alloc.id,
         &task,
         log_type,
-        args.follow,
-        origin,
-        offset,
+        args.tail.follow,
+        pos.origin(),
+        pos.offset,
     )) {
         Ok(s) => s,
         Err(e) => {
@@ -627,16 +603,11 @@ pub fn logs(args: AllocLogsArgs, g: &GlobalArgs, io: &mut Io<'_>) -> i32 {
         }
     };
     // With -n, only the last N lines of what is there now are printed.
-    let mut first = keep_lines.is_some();
+    let mut first = FirstChunk::new(pos);
     loop {
         match ctx.block(stream.next_chunk()) {
             Ok(Some(chunk)) => {
-                let chunk = match (first, keep_lines) {
-                    (true, Some(n)) => last_lines(&chunk, n),
-                    _ => chunk,
-                };
-                first = false;
-                let _ = io.out.write_all(&chunk);
+                let _ = io.out.write_all(&first.cut(chunk));
                 let _ = io.out.flush();
             }
             Ok(None) => return 0,
@@ -648,36 +619,5 @@ pub fn logs(args: AllocLogsArgs, g: &GlobalArgs, io: &mut Io<'_>) -> i32 {
                 return 1;
             }
         }
-    }
-}
-
-/// The last `n` lines of `data`.
-fn last_lines(data: &[u8], n: i64) -> Vec<u8> {
-    let n = usize::try_from(n).unwrap_or(0);
-    let body = data.strip_suffix(b"\n").unwrap_or(data);
-    let starts: Vec<usize> = body
-        .iter()
-        .enumerate()
-        .filter(|(_, b)| **b == b'\n')
-        .map(|(i, _)| i + 1)
-        .collect();
-    if starts.len() < n {
-        return data.to_vec();
-    }
-    let from = if n == 0 {
-        data.len()
-    } else {
-        starts[starts.len() - n]
-    };
-    data[from..].to_vec()
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn last_lines() {
-        assert_eq!(super::last_lines(b"a\nb\nc\n", 2), b"b\nc\n");
-        assert_eq!(super::last_lines(b"a\nb\nc\n", 5), b"a\nb\nc\n");
-        assert_eq!(super::last_lines(b"a\nb\nc", 1), b"c");
     }
 }

@@ -1,11 +1,14 @@
 //! `nomad alloc fs` (`command/alloc_fs.go`): list, stat or print the files
-//! of an allocation's directory.
+//! of an allocation's directory; `-f` follows a file and `-tail` starts near
+//! its end (`/v1/client/fs/stream`).
 
 use clap::Args;
+use nomad_api_client::FileStreamRequest;
 use nomad_types::api::AllocFileInfo;
 use nomad_types::GoTime;
 
 use super::alloc::alloc_by_prefix;
+use super::tail::{FirstChunk, Position, TailArgs};
 use crate::ctx::{Ctx, GlobalArgs};
 use crate::format::{format_go_time, format_list, ibytes};
 use crate::Io;
@@ -21,12 +24,16 @@ pub struct AllocFsArgs {
     /// Full IDs.
     #[arg(long)]
     verbose: bool,
+    #[command(flatten)]
+    tail: TailArgs,
     /// `<alloc> [<path>]` (the path defaults to the allocation directory).
     args: Vec<String>,
 }
 
-/// `nomad alloc fs [-H] [-stat] [-verbose] <alloc> [<path>]`: a directory
-/// is listed, a file printed; `-stat` shows the entry of either.
+/// `nomad alloc fs [-H] [-stat] [-verbose] [-f] [-tail [-n N | -c N]]
+/// <alloc> [<path>]`: a directory is listed, a file printed (from near its
+/// end with `-tail`, and then followed with `-f`); `-stat` shows the entry
+/// of either.
 pub fn fs(args: AllocFsArgs, g: &GlobalArgs, io: &mut Io<'_>) -> i32 {
     let (alloc, path) = match args.args.as_slice() {
         [alloc] => (alloc, "/"),
@@ -37,6 +44,13 @@ pub fn fs(args: AllocFsArgs, g: &GlobalArgs, io: &mut Io<'_>) -> i32 {
                 "This command takes one or two arguments: <alloc> [<path>]"
             );
             let _ = writeln!(io.err, "{}", super::servers::help_hint("alloc fs"));
+            return 1;
+        }
+    };
+    let pos = match args.tail.position() {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = writeln!(io.err, "Error: {e}");
             return 1;
         }
     };
@@ -55,6 +69,17 @@ pub fn fs(args: AllocFsArgs, g: &GlobalArgs, io: &mut Io<'_>) -> i32 {
     if args.stat {
         let _ = writeln!(io.out, "{}", table(&[file], args.machine));
         return 0;
+    }
+    let streamed = args.tail.follow || args.tail.tail;
+    if file.is_dir && streamed {
+        let _ = writeln!(
+            io.err,
+            "Error: {path} is a directory; -f and -tail read files"
+        );
+        return 1;
+    }
+    if streamed {
+        return stream(&ctx, &alloc.id, path, pos, args.tail.follow, io);
     }
     if file.is_dir {
         let files = match ctx.block(ctx.client.alloc_fs_list(&alloc.id, path)) {
@@ -82,6 +107,48 @@ pub fn fs(args: AllocFsArgs, g: &GlobalArgs, io: &mut Io<'_>) -> i32 {
                 if io.out.write_all(&chunk).is_err() {
                     return 1;
                 }
+            }
+            Ok(None) => return 0,
+            Err(e) => {
+                let _ = writeln!(io.err, "Error reading file: {e}");
+                return 1;
+            }
+        }
+    }
+}
+
+/// Prints the file from `pos`, following it with `follow`, until the agent
+/// ends the stream (or the file is deleted).
+fn stream(
+    ctx: &Ctx,
+    alloc_id: &str,
+    path: &str,
+    pos: Position,
+    follow: bool,
+    io: &mut Io<'_>,
+) -> i32 {
+    let req = FileStreamRequest {
+        path: path.to_string(),
+        offset: pos.offset,
+        from_end: pos.from_end,
+        follow,
+    };
+    let mut frames = match ctx.block(ctx.client.alloc_fs_stream(alloc_id, &req)) {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = writeln!(io.err, "Error reading file: {e}");
+            return 1;
+        }
+    };
+    let mut first = FirstChunk::new(pos);
+    loop {
+        match ctx.block(frames.next()) {
+            Ok(Some(frame)) if frame.data.is_empty() => continue,
+            Ok(Some(frame)) => {
+                if io.out.write_all(&first.cut(frame.data)).is_err() {
+                    return 1;
+                }
+                let _ = io.out.flush();
             }
             Ok(None) => return 0,
             Err(e) => {

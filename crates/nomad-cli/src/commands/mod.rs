@@ -21,4 +21,5 @@ pub mod raft;
 pub mod servers;
 pub mod snapshot;
 pub mod status;
+pub mod tail;
 pub mod version;
