@@ -119,6 +119,9 @@ pub struct QueryOptions {
     pub per_page: u32,
     /// Page token from the previous [`QueryMeta::next_token`].
     pub next_token: String,
+    /// A go-bexpr expression over each listed object (`Status == "running"`;
+    /// empty: none).
+    pub filter: String,
     /// Other parameters.
     pub params: Vec<(String, String)>,
 }
@@ -139,6 +142,12 @@ impl QueryOptions {
             wait_time: Some(wait),
             ..QueryOptions::default()
         }
+    }
+
+    /// Only the objects `expr` (a go-bexpr filter) passes.
+    pub fn filtered(mut self, expr: impl Into<String>) -> Self {
+        self.filter = expr.into();
+        self
     }
 
     /// In one namespace.
@@ -244,6 +253,9 @@ impl Client {
         }
         if !q.prefix.is_empty() {
             p.push(("prefix".into(), q.prefix.clone()));
+        }
+        if !q.filter.is_empty() {
+            p.push(("filter".into(), q.filter.clone()));
         }
         if q.per_page > 0 {
             p.push(("per_page".into(), q.per_page.to_string()));

@@ -27,6 +27,7 @@
 //! Start a server with [`serve`] on a bound listener.
 
 pub mod cluster;
+pub mod filter;
 mod query;
 mod routes;
 pub mod testing;

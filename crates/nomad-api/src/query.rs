@@ -1,5 +1,6 @@
 //! Nomad's request conventions: query parameters (`index`, `wait`, `stale`,
-//! `namespace`, `region`, `prefix`, `per_page`, `next_token`, `pretty`),
+//! `namespace`, `region`, `prefix`, `per_page`, `next_token`, `filter`,
+//! `pretty`),
 //! Go's boolean syntax, lenient JSON bodies, blocking queries, and the
 //! responses (`X-Nomad-*` headers, Go-compatible JSON, plain-text errors).
 
@@ -12,6 +13,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::cluster::{ClusterApi, ClusterError, ReadMeta};
+use crate::filter::Filter;
 
 /// Longest (and default) blocking-query wait, as Nomad's.
 pub const MAX_QUERY_TIME: Duration = Duration::from_secs(300);
@@ -49,12 +51,29 @@ pub(crate) struct QueryOptions {
     pub per_page: usize,
     pub next_token: String,
     pub reverse: bool,
+    /// `filter`: a go-bexpr expression over each listed object's JSON.
+    pub filter: Option<Filter>,
 }
 
 impl QueryOptions {
     /// `namespace=*`.
     pub fn all_namespaces(&self) -> bool {
         self.namespace == "*"
+    }
+
+    /// Whether `obj` passes the `filter` parameter (always, without one).
+    /// The expression sees the whole object as the state holds it (the
+    /// job, not its list stub), as Nomad's filters do. A filter that cannot
+    /// be evaluated on it (a field the object does not have) is a 400
+    /// naming the selector.
+    pub fn passes<T: Serialize + ?Sized>(&self, obj: &T) -> Result<bool, ClusterError> {
+        let Some(f) = &self.filter else {
+            return Ok(true);
+        };
+        let json = serde_json::to_value(obj)
+            .map_err(|e| ClusterError::Internal(format!("encoding for the filter: {e}")))?;
+        f.matches(&json)
+            .map_err(|e| ClusterError::BadRequest(format!("failed to read result page: {e}")))
     }
 
     /// Whether an object in `ns` is visible.
@@ -165,10 +184,11 @@ impl Req {
         }
         q.next_token = self.param("next_token").unwrap_or_default().to_string();
         q.reverse = self.param("reverse") == Some("true");
-        if self.param("filter").is_some() {
-            return Err(ClusterError::BadRequest(
-                "filter: filter expressions are not supported by this server yet".into(),
-            ));
+        if let Some(src) = self.param("filter").filter(|f| !f.trim().is_empty()) {
+            let f = Filter::parse(src).map_err(|e| {
+                ClusterError::BadRequest(format!("failed to read filter expression: {e}"))
+            })?;
+            q.filter = Some(f);
         }
         Ok(q)
     }
@@ -423,7 +443,9 @@ fn jitter(wait: Duration) -> Duration {
 }
 
 /// Applies `next_token` and `per_page` to a sorted list keyed by `key`;
-/// returns the page and the token of the next one.
+/// returns the page and the token of the next one. The list is filtered
+/// first ([`QueryOptions::passes`]), so objects the filter drops do not
+/// count towards a page, as in Nomad.
 pub(crate) fn paginate<T>(
     items: Vec<T>,
     q: &QueryOptions,

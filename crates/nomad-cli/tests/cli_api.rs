@@ -359,6 +359,47 @@ fn run_status_alloc_plan_check_index_stop() {
     let r = nomad(&addr, dir.path(), &["deployment", "list"]);
     assert_eq!((r.code, r.out.trim()), (0, "No deployments found"));
 
+    // -filter: go-bexpr over whole objects; a bad one is Nomad's 400.
+    let r = nomad(
+        &addr,
+        dir.path(),
+        &["eval", "list", "-filter", "JobID == \"nope\""],
+    );
+    assert_eq!((r.code, r.out.trim()), (0, "No evals found"), "{r:?}");
+    let r = nomad(
+        &addr,
+        dir.path(),
+        &["eval", "list", "-filter", "JobID == \"example\""],
+    );
+    let rows: Vec<&str> = r.out.lines().skip(1).collect();
+    assert!(
+        !rows.is_empty() && rows.iter().all(|l| l.contains(" example ")),
+        "{r:?}"
+    );
+    let r = nomad(
+        &addr,
+        dir.path(),
+        &["job", "status", "-filter", "TaskGroups.0.Name == \"cache\""],
+    );
+    assert!(r.out.contains("example"), "{r:?}");
+    let r = nomad(
+        &addr,
+        dir.path(),
+        &["job", "status", "-filter", "Status == \"dead\""],
+    );
+    assert_eq!((r.code, r.out.trim()), (0, "No running jobs"), "{r:?}");
+    let r = nomad(
+        &addr,
+        dir.path(),
+        &["node", "status", "-filter", "Status =="],
+    );
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.err
+            .contains("400 (failed to read filter expression: 1:10: expected a value"),
+        "{r:?}"
+    );
+
     // Stop, monitored.
     let r = nomad(&addr, dir.path(), &["job", "stop", "example"]);
     assert_eq!(r.code, 0, "{r:?}");

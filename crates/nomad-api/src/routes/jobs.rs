@@ -23,20 +23,20 @@ pub(crate) async fn jobs(api: &dyn ClusterApi, req: &Req) -> Result<Reply, Clust
     let q = req.query_options()?;
     let with_meta = req.bool_param("meta")?.unwrap_or(false);
     let (stubs, index, meta) = blocking(api, &q, &[Table::Jobs, Table::JobSummary], |snap| {
-        let mut out: Vec<JobListStub> = snap
-            .jobs()
-            .filter(|j| q.ns_matches(j.namespace()) && j.id().starts_with(&q.prefix))
-            .map(|j| {
-                let summary = snap
-                    .job_summary(j.namespace(), j.id())
-                    .map(|s| (*s).clone());
-                let mut stub = j.stub(summary);
-                if !with_meta {
-                    stub.meta.clear();
-                }
-                stub
-            })
-            .collect();
+        let mut out: Vec<JobListStub> = Vec::new();
+        for j in snap.jobs() {
+            if !q.ns_matches(j.namespace()) || !j.id().starts_with(&q.prefix) || !q.passes(&**j)? {
+                continue;
+            }
+            let summary = snap
+                .job_summary(j.namespace(), j.id())
+                .map(|s| (*s).clone());
+            let mut stub = j.stub(summary);
+            if !with_meta {
+                stub.meta.clear();
+            }
+            out.push(stub);
+        }
         out.sort_by(|a, b| a.id.cmp(&b.id).then(a.namespace.cmp(&b.namespace)));
         let idx = snap
             .table_index(Table::Jobs)

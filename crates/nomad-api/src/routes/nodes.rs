@@ -16,18 +16,19 @@ pub(crate) async fn nodes_list(api: &dyn ClusterApi, req: &Req) -> Result<Reply,
     let resources = req.bool_param("resources")?.unwrap_or(false);
     let os = req.bool_param("os")?.unwrap_or(false);
     let (stubs, index, meta) = blocking(api, &q, &[Table::Nodes], |snap| {
-        let out: Vec<NodeListStub> = snap
-            .nodes_by_id_prefix(&q.prefix)
-            .map(|n| {
-                let mut s = n.stub(resources);
-                if os {
-                    if let Some(v) = n.attributes.get("os.name") {
-                        s.attributes.insert("os.name".into(), v.clone());
-                    }
+        let mut out: Vec<NodeListStub> = Vec::new();
+        for n in snap.nodes_by_id_prefix(&q.prefix) {
+            if !q.passes(&n)? {
+                continue;
+            }
+            let mut s = n.stub(resources);
+            if os {
+                if let Some(v) = n.attributes.get("os.name") {
+                    s.attributes.insert("os.name".into(), v.clone());
                 }
-                s
-            })
-            .collect();
+            }
+            out.push(s);
+        }
         Ok((out, snap.table_index(Table::Nodes)))
     })
     .await?;

@@ -19,20 +19,20 @@ pub(crate) async fn allocs_list(api: &dyn ClusterApi, req: &Req) -> Result<Reply
     let resources = req.bool_param("resources")?.unwrap_or(false);
     let task_states = req.bool_param("task_states")?.unwrap_or(true);
     let (stubs, index, meta) = blocking(api, &q, &[Table::Allocs], |snap| {
-        let out: Vec<AllocationListStub> = snap
-            .allocs_by_id_prefix(&q.prefix)
-            .filter(|a| q.ns_matches(&a.namespace))
-            .map(|a| {
-                let mut s = a.stub();
-                if !resources {
-                    s.allocated_resources = None;
-                }
-                if !task_states {
-                    s.task_states.clear();
-                }
-                s
-            })
-            .collect();
+        let mut out: Vec<AllocationListStub> = Vec::new();
+        for a in snap.allocs_by_id_prefix(&q.prefix) {
+            if !q.ns_matches(&a.namespace) || !q.passes(&a)? {
+                continue;
+            }
+            let mut s = a.stub();
+            if !resources {
+                s.allocated_resources = None;
+            }
+            if !task_states {
+                s.task_states.clear();
+            }
+            out.push(s);
+        }
         Ok((out, snap.table_index(Table::Allocs)))
     })
     .await?;
@@ -83,13 +83,15 @@ pub(crate) async fn evals_list(api: &dyn ClusterApi, req: &Req) -> Result<Reply,
     let job = req.param("job").map(str::to_string);
     let status = req.param("status").map(str::to_string);
     let (evals, index, meta) = blocking(api, &q, &[Table::Evals], |snap| {
-        let out: Vec<Evaluation> = snap
-            .evals_by_id_prefix(&q.prefix)
-            .filter(|e| q.ns_matches(&e.namespace))
-            .filter(|e| job.as_deref().is_none_or(|j| e.job_id == j))
-            .filter(|e| status.as_deref().is_none_or(|s| e.status == s))
-            .map(|e| (**e).clone())
-            .collect();
+        let mut out: Vec<Evaluation> = Vec::new();
+        for e in snap.evals_by_id_prefix(&q.prefix) {
+            let listed = q.ns_matches(&e.namespace)
+                && job.as_deref().is_none_or(|j| e.job_id == j)
+                && status.as_deref().is_none_or(|s| e.status == s);
+            if listed && q.passes(&**e)? {
+                out.push((**e).clone());
+            }
+        }
         Ok((out, snap.table_index(Table::Evals)))
     })
     .await?;
@@ -178,11 +180,12 @@ pub(crate) async fn deployments_list(
     require_get(req)?;
     let q = req.query_options()?;
     let (deps, index, meta) = blocking(api, &q, &[Table::Deployment], |snap| {
-        let out: Vec<_> = snap
-            .deployments_by_id_prefix(&q.prefix)
-            .filter(|d| q.ns_matches(&d.namespace))
-            .map(|d| (**d).clone())
-            .collect();
+        let mut out = Vec::new();
+        for d in snap.deployments_by_id_prefix(&q.prefix) {
+            if q.ns_matches(&d.namespace) && q.passes(&**d)? {
+                out.push((**d).clone());
+            }
+        }
         Ok((out, snap.table_index(Table::Deployment)))
     })
     .await?;

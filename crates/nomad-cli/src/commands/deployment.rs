@@ -18,6 +18,10 @@ pub struct DeploymentListArgs {
     /// Print JSON.
     #[arg(long)]
     json: bool,
+    /// Only the objects this go-bexpr expression passes
+    /// (`Status == "running"`).
+    #[arg(long, default_value = "")]
+    filter: String,
 }
 
 #[derive(Debug, Args)]
@@ -58,7 +62,8 @@ fn format_deployments(deps: &[Deployment], len: usize) -> String {
 
 pub fn list(args: DeploymentListArgs, g: &GlobalArgs, io: &mut Io<'_>) -> i32 {
     let Some(ctx) = Ctx::new(g, io) else { return 1 };
-    let deps = match ctx.block(ctx.client.deployments_list(&QueryOptions::default())) {
+    let q = QueryOptions::default().filtered(args.filter.clone());
+    let deps = match ctx.block(ctx.client.deployments_list(&q)) {
         Ok((d, _)) => d,
         Err(e) => {
             let _ = writeln!(io.err, "Error retrieving deployments: {e}");

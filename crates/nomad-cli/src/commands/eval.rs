@@ -50,6 +50,10 @@ pub struct EvalListArgs {
     /// Page token.
     #[arg(long = "page-token", default_value = "")]
     page_token: String,
+    /// Only the objects this go-bexpr expression passes
+    /// (`Status == "running"`).
+    #[arg(long, default_value = "")]
+    filter: String,
 }
 
 /// `formatEvalList`.
@@ -79,6 +83,7 @@ pub fn list(args: EvalListArgs, g: &GlobalArgs, io: &mut Io<'_>) -> i32 {
     let mut q = QueryOptions {
         per_page: args.per_page,
         next_token: args.page_token.clone(),
+        filter: args.filter.clone(),
         ..QueryOptions::default()
     };
     if let Some(j) = &args.job {

@@ -37,6 +37,10 @@ pub struct NodeStatusArgs {
     /// Detailed resource usage of the node's host.
     #[arg(long)]
     stats: bool,
+    /// Only the objects this go-bexpr expression passes
+    /// (`Status == "running"`).
+    #[arg(long, default_value = "")]
+    filter: String,
     /// The node (ID or prefix).
     node: Option<String>,
 }
@@ -64,7 +68,7 @@ pub fn status(args: NodeStatusArgs, g: &GlobalArgs, io: &mut Io<'_>) -> i32 {
         let _ = writeln!(io.err, "-quiet cannot be used with -verbose or -json");
         return 1;
     }
-    let mut q = QueryOptions::default();
+    let mut q = QueryOptions::default().filtered(args.filter.clone());
     if args.os {
         q = q.param("os", "true");
     }

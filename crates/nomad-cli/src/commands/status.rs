@@ -33,6 +33,10 @@ pub struct JobStatusArgs {
     /// Full IDs and more detail.
     #[arg(long)]
     pub verbose: bool,
+    /// Only the objects this go-bexpr expression passes
+    /// (`Status == "running"`).
+    #[arg(long, default_value = "")]
+    pub filter: String,
     /// The job (ID or prefix).
     pub job: Option<String>,
 }
@@ -90,7 +94,8 @@ pub fn status(args: JobStatusArgs, g: &GlobalArgs, io: &mut Io<'_>) -> i32 {
 fn run(ctx: &Ctx, args: &JobStatusArgs, io: &mut Io<'_>) -> i32 {
     let len = if args.verbose { FULL_ID } else { SHORT_ID };
     let Some(prefix) = args.job.as_deref().map(str::trim) else {
-        let jobs = match ctx.block(ctx.client.jobs_list(&QueryOptions::default())) {
+        let q = QueryOptions::default().filtered(args.filter.clone());
+        let jobs = match ctx.block(ctx.client.jobs_list(&q)) {
             Ok((j, _)) => j,
             Err(e) => {
                 let _ = writeln!(io.err, "Error querying jobs: {e}");
