@@ -59,6 +59,9 @@
 
 mod eval;
 mod parse;
+mod project;
+
+use std::collections::BTreeSet;
 
 use regex::Regex;
 use serde_json::Value;
@@ -84,13 +87,28 @@ pub enum FilterError {
 #[derive(Debug, Clone)]
 pub struct Filter {
     expr: Expr,
+    /// The top-level fields the expression reads.
+    fields: BTreeSet<String>,
 }
 
 impl Filter {
     /// Parses a filter expression (an empty one is an error: callers treat an
     /// empty `filter=` as no filter).
     pub fn parse(src: &str) -> Result<Filter, FilterError> {
-        parse::parse(src).map(|expr| Filter { expr })
+        let expr = parse::parse(src)?;
+        let fields = project::fields(&expr);
+        Ok(Filter { expr, fields })
+    }
+
+    /// Whether `obj` passes the filter, as [`Filter::matches`] on its JSON;
+    /// only the top-level fields the expression reads are encoded.
+    pub fn matches_object<T: serde::Serialize + ?Sized>(
+        &self,
+        obj: &T,
+    ) -> Result<bool, FilterError> {
+        let json = project::to_value(obj, &self.fields)
+            .map_err(|e| FilterError::Evaluate(format!("encoding the object: {e}")))?;
+        self.matches(&json)
     }
 
     /// Whether `item` (the JSON of one list element) passes the filter.

@@ -70,9 +70,7 @@ impl QueryOptions {
         let Some(f) = &self.filter else {
             return Ok(true);
         };
-        let json = serde_json::to_value(obj)
-            .map_err(|e| ClusterError::Internal(format!("encoding for the filter: {e}")))?;
-        f.matches(&json)
+        f.matches_object(obj)
             .map_err(|e| ClusterError::BadRequest(format!("failed to read result page: {e}")))
     }
 
