@@ -245,6 +245,13 @@ fn alloc_fs_tails_and_follows_a_file() {
         let r = nomad_at(dir.path(), &addr, &args);
         assert_eq!((r.code, r.stdout.as_str()), (0, want), "{flags:?}: {r:?}");
     }
+    // -job: an allocation of the job, named by the job's ID.
+    let r = nomad_at(
+        dir.path(),
+        &addr,
+        &["alloc", "fs", "-job", "web", "alloc/data.txt"],
+    );
+    assert_eq!((r.code, r.stdout.as_str()), (0, "a\nb\nc\n"), "{r:?}");
     let r = nomad_at(dir.path(), &addr, &["alloc", "fs", "-f", &alloc, "alloc"]);
     assert_eq!(r.code, 1, "{r:?}");
     assert!(r.stderr.contains("is a directory"), "{r:?}");

@@ -6,6 +6,7 @@ use nomad_api_client::stats::{AllocResourceUsage, TaskResourceUsage};
 use nomad_api_client::QueryOptions;
 use nomad_types::{Allocation, TaskEvent};
 
+use super::alloc_actions::alloc_or_job;
 use super::common::{format_alloc_metrics, format_alloc_stubs, print_json, ID_TOO_SHORT};
 use super::tail::{FirstChunk, TailArgs};
 use crate::ctx::{Ctx, GlobalArgs};
@@ -514,6 +515,9 @@ pub struct AllocLogsArgs {
     alloc: Option<String>,
     /// The task.
     task_arg: Option<String>,
+    /// Take a random allocation of the job named instead.
+    #[arg(long = "job")]
+    job: bool,
 }
 
 pub fn logs(args: AllocLogsArgs, g: &GlobalArgs, io: &mut Io<'_>) -> i32 {
@@ -522,11 +526,11 @@ pub fn logs(args: AllocLogsArgs, g: &GlobalArgs, io: &mut Io<'_>) -> i32 {
         return 1;
     };
     let Some(ctx) = Ctx::new(g, io) else { return 1 };
-    if alloc_id.len() == 1 {
+    if alloc_id.len() == 1 && !args.job {
         let _ = writeln!(io.err, "Alloc ID must contain at least two characters.");
         return 1;
     }
-    let alloc = match alloc_by_prefix(&ctx, &alloc_id, args.verbose, io, 1) {
+    let alloc = match alloc_or_job(&ctx, &alloc_id, args.job, args.verbose, io) {
         Ok(a) => a,
         Err(code) => return code,
     };

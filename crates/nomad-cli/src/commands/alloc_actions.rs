@@ -107,6 +107,22 @@ fn pick_task(a: &Allocation, task: Option<&str>) -> Result<String, String> {
     }
 }
 
+/// The allocation a command's argument names: with `-job`, a random one of
+/// that job; otherwise the allocation with that ID or prefix.
+pub(super) fn alloc_or_job(
+    ctx: &Ctx,
+    arg: &str,
+    job: bool,
+    verbose: bool,
+    io: &mut Io<'_>,
+) -> Result<Allocation, i32> {
+    if job {
+        random_job_alloc(ctx, arg, io)
+    } else {
+        alloc_by_prefix(ctx, arg, verbose, io, 1)
+    }
+}
+
 /// An allocation of `job` (`-job`): a random running one, else any, as
 /// Nomad picks it.
 fn random_job_alloc(ctx: &Ctx, job: &str, io: &mut Io<'_>) -> Result<Allocation, i32> {
@@ -169,12 +185,7 @@ pub fn exec(args: AllocExecArgs, g: &GlobalArgs, io: &mut Io<'_>) -> i32 {
         }
     };
     let Some(ctx) = Ctx::new(g, io) else { return 1 };
-    let alloc = if args.job {
-        random_job_alloc(&ctx, &args.alloc, io)
-    } else {
-        alloc_by_prefix(&ctx, &args.alloc, args.verbose, io, 1)
-    };
-    let alloc = match alloc {
+    let alloc = match alloc_or_job(&ctx, &args.alloc, args.job, args.verbose, io) {
         Ok(a) => a,
         Err(code) => return code,
     };

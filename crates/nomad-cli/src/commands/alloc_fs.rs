@@ -7,7 +7,7 @@ use nomad_api_client::FileStreamRequest;
 use nomad_types::api::AllocFileInfo;
 use nomad_types::GoTime;
 
-use super::alloc::alloc_by_prefix;
+use super::alloc_actions::alloc_or_job;
 use super::tail::{FirstChunk, Position, TailArgs};
 use crate::ctx::{Ctx, GlobalArgs};
 use crate::format::{format_go_time, format_list, ibytes};
@@ -26,6 +26,9 @@ pub struct AllocFsArgs {
     verbose: bool,
     #[command(flatten)]
     tail: TailArgs,
+    /// Take a random allocation of the job named instead.
+    #[arg(long = "job")]
+    job: bool,
     /// `<alloc> [<path>]` (the path defaults to the allocation directory).
     args: Vec<String>,
 }
@@ -55,7 +58,7 @@ pub fn fs(args: AllocFsArgs, g: &GlobalArgs, io: &mut Io<'_>) -> i32 {
         }
     };
     let Some(ctx) = Ctx::new(g, io) else { return 1 };
-    let alloc = match alloc_by_prefix(&ctx, alloc, args.verbose, io, 1) {
+    let alloc = match alloc_or_job(&ctx, alloc, args.job, args.verbose, io) {
         Ok(a) => a,
         Err(code) => return code,
     };
