@@ -25,12 +25,7 @@ struct Env {
 async fn env() -> Env {
     let cluster = Arc::new(InMemoryCluster::new());
     cluster.add_node("node-a").expect("node");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let api: Arc<dyn nomad_api::ClusterApi> = cluster.clone();
-    tokio::spawn(nomad_api::serve(listener, api, std::future::pending()));
+    let base = cluster.clone().spawn().expect("serve");
     let e = Env {
         base,
         http: reqwest::Client::new(),

@@ -19,12 +19,7 @@ const JOB: &str = r#"{"Job": {"ID": "example", "Name": "example", "Type": "servi
 async fn agent() -> (String, String) {
     let cluster = Arc::new(InMemoryCluster::new());
     cluster.add_node("node-a").expect("node");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let api: Arc<dyn nomad_api::ClusterApi> = cluster.clone();
-    tokio::spawn(nomad_api::serve(listener, api, std::future::pending()));
+    let base = cluster.clone().spawn().expect("serve");
     let http = reqwest::Client::new();
     let resp = http
         .put(format!("{base}/v1/jobs"))
