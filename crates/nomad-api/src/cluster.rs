@@ -164,8 +164,9 @@ pub trait ClusterApi: Send + Sync + 'static {
     /// entry the leader had committed when the read began (Raft ReadIndex).
     async fn read_barrier(&self, stale: bool) -> Result<ReadMeta, ClusterError>;
 
-    /// How long `GET /v1/event/stream` stays silent before it sends a `{}`
-    /// heartbeat ([`DEFAULT_EVENT_HEARTBEAT`]). The events themselves come
+    /// How long `GET /v1/event/stream`, and a followed framed log or file
+    /// stream, stay silent before they send a `{}` heartbeat
+    /// ([`DEFAULT_EVENT_HEARTBEAT`]). The events themselves come
     /// from [`ClusterApi::state`]'s buffer.
     fn event_heartbeat(&self) -> Duration {
         DEFAULT_EVENT_HEARTBEAT

@@ -17,7 +17,8 @@ const JOB: &str = r#"{"Job": {"ID": "example", "Name": "example", "Type": "servi
 /// An agent holding one allocation whose `alloc/logs/redis.stdout.0` is
 /// `hello world\n`; its base address and the allocation ID.
 async fn agent() -> (String, String) {
-    let cluster = Arc::new(InMemoryCluster::new());
+    let cluster =
+        Arc::new(InMemoryCluster::new().with_event_heartbeat(std::time::Duration::from_millis(50)));
     cluster.add_node("node-a").expect("node");
     let base = cluster.clone().spawn().expect("serve");
     let http = reqwest::Client::new();
@@ -152,4 +153,24 @@ async fn the_typed_client_decodes_frames_and_follows() {
     assert_eq!((first.data.as_slice(), first.offset), (&b"ld\n"[..], 12));
     let more = tokio::time::timeout(std::time::Duration::from_millis(200), s.next()).await;
     assert!(more.is_err(), "a followed stream stays open: {more:?}");
+}
+
+#[tokio::test]
+async fn a_followed_stream_sends_heartbeats_while_the_file_is_quiet() {
+    let (base, id) = agent().await;
+    let url = format!("{base}/v1/client/fs/stream/{id}?path=alloc/logs/redis.stdout.0&offset=12");
+    let mut resp = reqwest::get(&url).await.expect("send");
+    assert_eq!(resp.status().as_u16(), 200);
+    // Nothing past offset 12: the first frames are heartbeats, `{}` as
+    // Nomad's (every field of a frame is left out when empty).
+    let mut body = Vec::new();
+    while body.len() < 4 {
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(5), resp.chunk())
+            .await
+            .expect("a heartbeat within 5 s")
+            .expect("chunk")
+            .expect("stream open");
+        body.extend_from_slice(&chunk);
+    }
+    assert_eq!(&body[..4], b"{}{}");
 }

@@ -539,13 +539,15 @@ pub struct AllocFileInfo {
     pub content_type: String,
 }
 
-/// One frame of a framed log or file stream (`/v1/client/fs/logs` without
-/// `plain`). `Data` is base64, as Go encodes a `[]byte`; empty frames are
-/// heartbeats.
+/// One frame of a framed log or file stream (`/v1/client/fs/logs` or
+/// `/stream` without `plain`). `Data` is base64, as Go encodes a `[]byte`;
+/// every field is left out when empty, as Nomad's are, so a heartbeat is
+/// `{}`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default, rename_all = "PascalCase")]
 pub struct StreamFrame {
     /// Offset in the file after this frame's data.
+    #[serde(skip_serializing_if = "crate::serde_util::is_zero_i64")]
     pub offset: i64,
     /// Base64 data.
     #[serde(skip_serializing_if = "String::is_empty")]

@@ -7,6 +7,7 @@
 //! its process); on a client-only agent, its [`ClientFs`] directly.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use nomad_api_client::stats::{AllocResourceUsage, HostStats};
@@ -25,6 +26,8 @@ use crate::query::{Reply, Req};
 pub(crate) trait ClientSide: Send + Sync {
     /// The full ID of an allocation the request names (404 if unknown).
     fn resolve_alloc(&self, id: &str) -> Result<String, ClusterError>;
+    /// How long a followed, framed stream stays silent before a `{}`.
+    fn heartbeat(&self) -> Duration;
     async fn alloc_logs(&self, req: LogsRequest) -> Result<ByteStream, ClusterError>;
     async fn alloc_fs_list(
         &self,
@@ -73,6 +76,9 @@ macro_rules! client_side_impl {
         impl ClientSide for $ty {
             fn resolve_alloc(&self, id: &str) -> Result<String, ClusterError> {
                 self.resolve(id)
+            }
+            fn heartbeat(&self) -> Duration {
+                self.heartbeat_every()
             }
             async fn alloc_logs(&self, req: LogsRequest) -> Result<ByteStream, ClusterError> {
                 self.0.alloc_logs(req).await
@@ -144,6 +150,11 @@ macro_rules! client_side_impl {
 pub(crate) struct ViaCluster<'a>(pub &'a dyn ClusterApi);
 
 impl ViaCluster<'_> {
+    /// The agent's event-stream heartbeat.
+    fn heartbeat_every(&self) -> Duration {
+        self.0.event_heartbeat()
+    }
+
     /// An allocation the state knows.
     fn resolve(&self, id: &str) -> Result<String, ClusterError> {
         let snap = self.0.state()?.snapshot();
@@ -161,6 +172,10 @@ client_side_impl!(ViaCluster<'_>);
 pub(crate) struct Direct(pub Arc<dyn ClientFs>);
 
 impl Direct {
+    fn heartbeat_every(&self) -> Duration {
+        crate::cluster::DEFAULT_EVENT_HEARTBEAT
+    }
+
     /// Any ID: the client answers for its own allocations.
     fn resolve(&self, id: &str) -> Result<String, ClusterError> {
         Ok(id.to_string())

@@ -6,8 +6,9 @@
 
 use axum::body::Body;
 use base64::Engine;
-use futures_util::StreamExt;
+use futures_util::{Stream, StreamExt};
 use nomad_types::api::StreamFrame;
+use std::time::Duration;
 
 use super::client::ClientSide;
 use super::require_get;
@@ -117,7 +118,7 @@ async fn logs(api: &dyn ClientSide, req: &Req, alloc_id: String) -> Result<Reply
             encode_frame(sent, &data, &file, "")
         })
     });
-    Ok(Reply::raw(Body::from_stream(framed), "application/json"))
+    Ok(framed_reply(framed, follow, api.heartbeat()))
 }
 
 /// `stream`: the file at `path` from (`origin`, `offset`), followed unless
@@ -147,7 +148,26 @@ async fn stream(api: &dyn ClientSide, req: &Req, alloc_id: String) -> Result<Rep
     }
     let framed =
         frames.map(move |f| f.and_then(|f| encode_frame(f.offset, &f.data, &path, &f.file_event)));
-    Ok(Reply::raw(Body::from_stream(framed), "application/json"))
+    Ok(framed_reply(framed, follow, api.heartbeat()))
+}
+
+/// A framed stream as the response. A followed one gets a heartbeat frame
+/// (`{}`, as Nomad sends) after `every` of silence, telling the caller,
+/// and any proxy between, that it is alive.
+fn framed_reply<S>(framed: S, follow: bool, every: Duration) -> Reply
+where
+    S: Stream<Item = Result<Vec<u8>, ClusterError>> + Send + 'static,
+{
+    if !follow {
+        return Reply::raw(Body::from_stream(framed), "application/json");
+    }
+    let beating = futures_util::stream::unfold(Box::pin(framed), move |mut s| async move {
+        tokio::select! {
+            item = s.next() => item.map(|i| (i, s)),
+            _ = tokio::time::sleep(every) => Some((Ok(b"{}".to_vec()), s)),
+        }
+    });
+    Reply::raw(Body::from_stream(beating), "application/json")
 }
 
 /// `origin` (`start`, the default, or `end`) and `offset` (≥ 0) of a
