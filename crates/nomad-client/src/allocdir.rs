@@ -69,6 +69,11 @@ impl AllocDir {
     /// `web/local/x`) inside the allocation directory. `..` that leaves the
     /// directory, and symlinks pointing outside it, are refused.
     pub fn resolve(&self, user_path: &str) -> Result<PathBuf, ClientError> {
+        if user_path.contains('\0') {
+            return Err(ClientError::Invalid(format!(
+                "path {user_path:?} contains a NUL byte"
+            )));
+        }
         let rel = Path::new(user_path.trim_start_matches('/'));
         let mut clean = PathBuf::new();
         for c in rel.components() {
@@ -163,6 +168,9 @@ fn mode_string(md: &fs::Metadata) -> String {
 /// `alloc fs <alloc> <path>` on a directory: its entries, sorted by name.
 pub fn list(dir: &AllocDir, path: &str) -> Result<Vec<FileInfo>, ClientError> {
     let real = dir.resolve(path)?;
+    if !real.is_dir() {
+        return Err(ClientError::Invalid(format!("{path} is not a directory")));
+    }
     let mut out = Vec::new();
     for e in fs::read_dir(&real).ctx(|| format!("listing {path}"))? {
         let e = e.ctx(|| format!("listing {path}"))?;
@@ -270,6 +278,17 @@ mod tests {
 
         let names: Vec<String> = list(&d, "/").unwrap().into_iter().map(|f| f.name).collect();
         assert_eq!(names, vec!["alloc", "web"]);
+        // Bad input is the caller's error (a 400), not the agent's.
+        let err = list(&d, "web/local/f.txt").unwrap_err();
+        assert!(
+            matches!(&err, ClientError::Invalid(m) if m == "web/local/f.txt is not a directory"),
+            "{err}"
+        );
+        assert!(matches!(stat(&d, "web\0x"), Err(ClientError::Invalid(_))));
+        assert!(matches!(
+            cat(&d, "web/local/f.txt\0"),
+            Err(ClientError::Invalid(_))
+        ));
         let st = stat(&d, "web/local/f.txt").unwrap();
         assert_eq!((st.size, st.is_dir), (11, false));
         assert!(st.file_mode.starts_with('-'));
