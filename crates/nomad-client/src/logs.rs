@@ -406,7 +406,7 @@ fn check_stream(task: &str, stream: &str) -> Result<(), ClientError> {
             "log type must be stdout or stderr, not {stream:?}"
         )));
     }
-    if task.is_empty() || task.contains('/') || task.starts_with('.') {
+    if task.is_empty() || task.contains(['/', '\0']) || task.starts_with('.') {
         return Err(ClientError::Invalid(format!("bad task name {task:?}")));
     }
     Ok(())
@@ -587,6 +587,7 @@ mod tests {
         );
         assert!(read_logs(&a, "t", "stdin", Origin::Start, 0, 1).is_err());
         assert!(read_logs(&a, "../x", "stdout", Origin::Start, 0, 1).is_err());
+        assert!(read_logs(&a, "t\0", "stdout", Origin::Start, 0, 1).is_err());
         assert!(read_logs(&a, "none", "stdout", Origin::End, 0, 10)
             .unwrap()
             .is_empty());

@@ -112,6 +112,8 @@ async fn logs(api: &dyn ClientSide, req: &Req, alloc_id: String) -> Result<Reply
         return Ok(Reply::raw(Body::from_stream(stream), "text/plain"));
     }
     let mut sent: i64 = 0;
+    // Nothing to read is no frame (an empty one would read as a heartbeat).
+    let stream = stream.filter(|chunk| std::future::ready(!matches!(chunk, Ok(d) if d.is_empty())));
     let framed = stream.map(move |chunk| {
         chunk.and_then(|data| {
             sent += data.len() as i64;
