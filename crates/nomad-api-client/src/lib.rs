@@ -6,8 +6,9 @@
 //! `NOMAD_NAMESPACE`), blocking queries (`index`/`wait`, returning the value
 //! with its [`QueryMeta`]), lenient decoding of responses into
 //! `nomad_types`, Nomad's error text (`Unexpected response code: 404
-//! (job not found)`), and the event stream ([`Client::event_stream`]: typed
-//! `nomad_types::event::Events`, heartbeats skipped).
+//! (job not found)`), the event stream ([`Client::event_stream`]: typed
+//! `nomad_types::event::Events`, heartbeats skipped) and followed files
+//! ([`Client::alloc_fs_stream`]: decoded frames, heartbeats skipped).
 //!
 //! Must not depend on: server crates (state, raft, scheduler, server); it
 //! only speaks HTTP. Used by the CLI, the client agent's tests and benches.

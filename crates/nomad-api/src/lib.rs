@@ -2,7 +2,8 @@
 //!
 //! Owns: the routes of Nomad's HTTP API and their conventions — query
 //! parameters (`index`/`wait` blocking queries, `stale`, `namespace` with
-//! `*`, `region`, `prefix`, `per_page`/`next_token`, `pretty`), Go's boolean
+//! `*`, `region`, `prefix`, `per_page`/`next_token`, `filter` (go-bexpr,
+//! [`filter`]), `pretty`), Go's boolean
 //! syntax, lenient JSON request bodies, Go-compatible JSON responses with the
 //! `X-Nomad-Index`, `X-Nomad-KnownLeader` and `X-Nomad-LastContact` headers,
 //! and the mapping of errors to Nomad's status codes with plain-text bodies.
@@ -14,7 +15,8 @@
 //! The client routes (`/v1/client/fs/*`, `/v1/client/stats`,
 //! `/v1/client/allocation/:id/{stats,restart,signal,exec}`, exec being a
 //! websocket of Nomad's JSON frames) are answered by the agent's client
-//! ([`ClientFs`]) or forwarded to the `HTTPAddr` of the node running the
+//! ([`ClientFs`]; followed logs and files come as Nomad's framed JSON with
+//! `{}` heartbeats) or forwarded to the `HTTPAddr` of the node running the
 //! allocation; [`client_agent_router`] is the API of a client-only agent,
 //! which answers those itself and forwards everything else to its servers.
 //! [`testing::InMemoryCluster`] implements it over a real

@@ -284,7 +284,8 @@ mod tests {
             matches!(&err, ClientError::Invalid(m) if m == "web/local/f.txt is not a directory"),
             "{err}"
         );
-        assert!(matches!(stat(&d, "web\0x"), Err(ClientError::Invalid(_))));
+        let err = stat(&d, "web\0x").unwrap_err();
+        assert_eq!(err.to_string(), r#"path "web\0x" contains a NUL byte"#);
         assert!(matches!(
             cat(&d, "web/local/f.txt\0"),
             Err(ClientError::Invalid(_))

@@ -587,7 +587,8 @@ mod tests {
         );
         assert!(read_logs(&a, "t", "stdin", Origin::Start, 0, 1).is_err());
         assert!(read_logs(&a, "../x", "stdout", Origin::Start, 0, 1).is_err());
-        assert!(read_logs(&a, "t\0", "stdout", Origin::Start, 0, 1).is_err());
+        let err = read_logs(&a, "t\0", "stdout", Origin::Start, 0, 1).unwrap_err();
+        assert!(err.to_string().contains(r#"bad task name "t\0""#), "{err}");
         assert!(read_logs(&a, "none", "stdout", Origin::End, 0, 10)
             .unwrap()
             .is_empty());

@@ -40,34 +40,48 @@ pub(crate) async fn client_fs(api: &dyn ClientSide, req: &Req) -> Result<Reply, 
 
 /// `readat`: `limit` bytes of the file at `path` from byte `offset`.
 async fn read_at(api: &dyn ClientSide, req: &Req, alloc_id: String) -> Result<Reply, ClusterError> {
-    let path = req
-        .param("path")
-        .ok_or_else(|| ClusterError::BadRequest("must provide a file name".into()))?
-        .to_string();
+    let path = file_name(req)?;
     let offset = required_count(req, "offset")?;
     let limit = required_count(req, "limit")?;
     // (bytes still to skip, bytes still to send); the stream ends once the
     // window is sent, and chunks before it are dropped.
-    let window = api
-        .alloc_fs_cat(alloc_id, path)
-        .await?
-        .scan((offset, limit), |(skip, left), chunk| {
-            let out = match chunk {
-                _ if *left == 0 => None,
-                Err(e) => Some(Err(e)),
-                Ok(mut data) => {
-                    let drop = (*skip).min(data.len());
-                    *skip -= drop;
-                    data.drain(..drop);
-                    data.truncate(*left);
-                    *left -= data.len();
-                    Some(Ok(data))
-                }
-            };
-            std::future::ready(out)
-        })
-        .filter(|chunk| std::future::ready(!matches!(chunk, Ok(d) if d.is_empty())));
-    Ok(Reply::raw(Body::from_stream(window), "text/plain"))
+    let window =
+        api.alloc_fs_cat(alloc_id, path)
+            .await?
+            .scan((offset, limit), |(skip, left), chunk| {
+                let out = match chunk {
+                    _ if *left == 0 => None,
+                    Err(e) => Some(Err(e)),
+                    Ok(mut data) => {
+                        let drop = (*skip).min(data.len());
+                        *skip -= drop;
+                        data.drain(..drop);
+                        data.truncate(*left);
+                        *left -= data.len();
+                        Some(Ok(data))
+                    }
+                };
+                std::future::ready(out)
+            });
+    Ok(Reply::raw(
+        Body::from_stream(skip_empty(window)),
+        "text/plain",
+    ))
+}
+
+/// The `path` that `readat` and `stream` require.
+fn file_name(req: &Req) -> Result<String, ClusterError> {
+    req.param("path")
+        .map(str::to_string)
+        .ok_or_else(|| ClusterError::BadRequest("must provide a file name".into()))
+}
+
+/// Drops empty chunks (nothing read is nothing to send).
+fn skip_empty<S>(s: S) -> impl Stream<Item = Result<Vec<u8>, ClusterError>>
+where
+    S: Stream<Item = Result<Vec<u8>, ClusterError>>,
+{
+    s.filter(|chunk| std::future::ready(!matches!(chunk, Ok(d) if d.is_empty())))
 }
 
 /// A required non-negative integer parameter of `readat`.
@@ -113,8 +127,7 @@ async fn logs(api: &dyn ClientSide, req: &Req, alloc_id: String) -> Result<Reply
     }
     let mut sent: i64 = 0;
     // Nothing to read is no frame (an empty one would read as a heartbeat).
-    let stream = stream.filter(|chunk| std::future::ready(!matches!(chunk, Ok(d) if d.is_empty())));
-    let framed = stream.map(move |chunk| {
+    let framed = skip_empty(stream).map(move |chunk| {
         chunk.and_then(|data| {
             sent += data.len() as i64;
             encode_frame(sent, &data, &file, "")
@@ -126,10 +139,7 @@ async fn logs(api: &dyn ClientSide, req: &Req, alloc_id: String) -> Result<Reply
 /// `stream`: the file at `path` from (`origin`, `offset`), followed unless
 /// `follow=false`; frames carry `file truncated` and `file deleted` events.
 async fn stream(api: &dyn ClientSide, req: &Req, alloc_id: String) -> Result<Reply, ClusterError> {
-    let path = req
-        .param("path")
-        .ok_or_else(|| ClusterError::BadRequest("must provide a file name".into()))?
-        .to_string();
+    let path = file_name(req)?;
     let follow = req.bool_param("follow")?.unwrap_or(true);
     let plain = req.bool_param("plain")?.unwrap_or(false);
     let (origin, offset) = position(req)?;
@@ -143,9 +153,7 @@ async fn stream(api: &dyn ClientSide, req: &Req, alloc_id: String) -> Result<Rep
         })
         .await?;
     if plain {
-        let bytes = frames
-            .map(|f| f.map(|f| f.data))
-            .filter(|chunk| std::future::ready(!matches!(chunk, Ok(d) if d.is_empty())));
+        let bytes = skip_empty(frames.map(|f| f.map(|f| f.data)));
         return Ok(Reply::raw(Body::from_stream(bytes), "text/plain"));
     }
     let framed =

@@ -60,6 +60,17 @@ use crate::cluster::{
 };
 use servers::Servers;
 
+/// Where reading a `len`-byte file starts: `offset` bytes from its start,
+/// or back from its end with `origin` `end`.
+fn start_of(len: usize, offset: i64, origin: &str) -> usize {
+    let skip = usize::try_from(offset).unwrap_or(0).min(len);
+    if origin == "end" {
+        len - skip
+    } else {
+        skip
+    }
+}
+
 /// The version the in-memory agent reports.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -1024,12 +1035,7 @@ impl ClusterApi for InMemoryCluster {
                 .cloned()
                 .unwrap_or_default()
         };
-        let start = usize::try_from(req.offset).unwrap_or(0).min(data.len());
-        let data = if req.origin == "end" {
-            data[data.len() - start..].to_vec()
-        } else {
-            data[start..].to_vec()
-        };
+        let data = data[start_of(data.len(), req.offset, &req.origin)..].to_vec();
         let once = futures_util::stream::iter(vec![Ok(data)]);
         if req.follow {
             Ok(once.chain(futures_util::stream::pending()).boxed())
@@ -1072,12 +1078,7 @@ impl ClusterApi for InMemoryCluster {
     /// 3-byte frames; when following, the stream then stays open.
     async fn alloc_fs_stream(&self, req: FsStreamRequest) -> Result<FrameStream, ClusterError> {
         let data = self.log_file(&req.alloc_id, &req.path)?;
-        let skip = usize::try_from(req.offset).unwrap_or(0).min(data.len());
-        let start = if req.origin == "end" {
-            data.len() - skip
-        } else {
-            skip
-        };
+        let start = start_of(data.len(), req.offset, &req.origin);
         let frames: Vec<Result<FileFrame, ClusterError>> = data[start..]
             .chunks(3)
             .scan(start, |at, c| {

@@ -143,6 +143,6 @@ mod tests {
         );
         let p = args(true, -1, 7).position().unwrap();
         assert_eq!((p.offset, p.keep_lines), (7, None));
-        assert!(args(true, 2, 7).position().is_err());
+        assert_eq!(args(true, 2, 7).position(), Err("both -n and -c set"));
     }
 }
