@@ -238,6 +238,7 @@ impl Server {
                 // The job must still be the one checked above.
                 enforce_index: Some(cur.job_modify_index.unwrap_or(0)),
                 preserve_counts: false,
+                canonical: false,
             });
         }
         let scaled = register.is_some();

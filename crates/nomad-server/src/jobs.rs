@@ -118,6 +118,8 @@ impl Server {
             submit_time: now,
             enforce_index: req.enforce_index.then_some(req.job_modify_index),
             preserve_counts: req.preserve_counts,
+            // `prepare` canonicalized it.
+            canonical: true,
         });
         let r = self.propose(cmd).await?;
         if let Some(e) = r.error {

@@ -199,8 +199,8 @@ pub(crate) fn check_header<'a>(
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, rename_all = "PascalCase")]
 pub struct JobRegister {
-    /// The job as submitted (validated by the server; canonicalized again
-    /// on apply).
+    /// The job as submitted (validated by the server; canonicalized on
+    /// apply unless `canonical`).
     pub job: Job,
     /// The evaluation to create (none for periodic and parameterized jobs).
     pub eval: Option<Evaluation>,
@@ -213,6 +213,12 @@ pub struct JobRegister {
     pub enforce_index: Option<u64>,
     /// Keep the group counts of the running job.
     pub preserve_counts: bool,
+    /// The proposer canonicalized `job` (the API's register path does), so
+    /// applying the entry does not do it again (canonicalizing is
+    /// idempotent: the state is the same either way). False in entries
+    /// written before this field existed and from other proposers: those
+    /// are canonicalized on apply.
+    pub canonical: bool,
 }
 
 /// Stop or purge a job.

@@ -262,6 +262,15 @@ impl<T: Keyed> Groups<T> {
             .unwrap_or_else(|| Arc::from(Vec::new()))
     }
 
+    /// Reads the members under `key` including staged changes, as
+    /// [`Groups::current`] does, without taking a reference to them.
+    pub fn with_current<R>(&mut self, key: &str, read: impl FnOnce(&[Arc<T>]) -> R) -> R {
+        if let Some((k, staged)) = self.pending.remove_entry(key) {
+            self.apply(k, staged);
+        }
+        read(self.get(key))
+    }
+
     /// Applies every staged change.
     pub fn flush(&mut self) {
         for (key, staged) in std::mem::take(&mut self.pending) {

@@ -161,15 +161,22 @@ fn arb_deployment() -> impl Strategy<Value = Deployment> {
 fn arb_command() -> impl Strategy<Value = Command> {
     prop_oneof![
         1 => Just(Command::Noop),
-        3 => (arb_job(), prop::option::of(arb_eval()), prop::option::weighted(0.1, 0u64..4), any::<bool>(), prop::option::weighted(0.2, arb_deployment()))
-            .prop_map(|(job, eval, enforce_index, preserve_counts, deployment)| Command::JobRegister(JobRegister {
-                job,
-                eval,
-                deployment,
-                submit_time: 5,
-                enforce_index,
-                preserve_counts,
-            })),
+        3 => (arb_job(), prop::option::of(arb_eval()), prop::option::weighted(0.1, 0u64..4), any::<bool>(), prop::option::weighted(0.2, arb_deployment()), any::<bool>())
+            .prop_map(|(mut job, eval, enforce_index, preserve_counts, deployment, canonical)| {
+                // A proposer marks only jobs it canonicalized.
+                if canonical {
+                    job.canonicalize();
+                }
+                Command::JobRegister(JobRegister {
+                    job,
+                    eval,
+                    deployment,
+                    submit_time: 5,
+                    enforce_index,
+                    preserve_counts,
+                    canonical,
+                })
+            }),
         1 => (job_id(), any::<bool>(), prop::option::of(arb_eval()), any::<bool>()).prop_map(|(job_id, purge, eval, nsd)| {
             Command::JobDeregister(JobDeregister {
                 namespace: "default".into(),

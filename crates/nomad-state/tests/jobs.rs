@@ -124,6 +124,38 @@ fn keeps_the_last_six_versions_and_the_newest_stable_one() {
 }
 
 #[test]
+fn a_job_marked_canonical_is_stored_as_one_canonicalized_on_apply() {
+    // The API's register path canonicalizes before proposing and marks the
+    // entry; apply then skips canonicalizing. The state must not differ.
+    let mut submitted = job("web", &[("g", 2)]);
+    submitted.task_groups[0].tasks[0].kill_timeout = None;
+    submitted.datacenters.clear();
+    let mut canonical = submitted.clone();
+    canonical.canonicalize();
+    let (mut a, mut b) = (Cluster::default(), Cluster::default());
+    a.ok(Command::JobRegister(JobRegister {
+        job: submitted,
+        ..JobRegister::default()
+    }));
+    b.ok(Command::JobRegister(JobRegister {
+        job: canonical,
+        canonical: true,
+        ..JobRegister::default()
+    }));
+    let (ja, jb) = (
+        a.snap().job_by_id("default", "web"),
+        b.snap().job_by_id("default", "web"),
+    );
+    assert!(ja.is_some());
+    assert_eq!(ja, jb);
+    assert_eq!(
+        jb.map(|j| j.datacenters.clone()),
+        Some(vec!["*".to_string()]),
+        "the stored job is canonical"
+    );
+}
+
+#[test]
 fn check_index_is_enforced() {
     let mut c = Cluster::default();
     let reg = |idx: Option<u64>, count| {

@@ -390,6 +390,7 @@ impl InMemoryCluster {
             submit_time: now,
             enforce_index: None,
             preserve_counts: req.preserve_counts,
+            canonical: false,
         }))?;
         if self.auto_schedule && !eval_id.is_empty() {
             sched::process(self, &eval_id)?;

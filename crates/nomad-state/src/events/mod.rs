@@ -344,19 +344,35 @@ fn write_key(p: &EventPayload) -> WriteKey<'_> {
 /// per object, at the position of its last write, carrying its last value;
 /// deleted objects give none but nodes, which give their last value.
 pub(crate) fn events_from_writes(ty: EventType, written: &[Written]) -> Vec<Event> {
-    let mut last: HashMap<WriteKey<'_>, usize> = HashMap::with_capacity(written.len());
-    for (i, w) in written.iter().enumerate() {
-        last.insert(write_key(&w.payload), i);
-    }
     written
         .iter()
-        .enumerate()
-        .filter(|(i, w)| last.get(&write_key(&w.payload)) == Some(i))
-        .filter(|(_, w)| !w.removed || matches!(w.payload, EventPayload::Node(_)))
-        .map(|(_, w)| Event {
+        .zip(last_writes(written))
+        .filter(|(w, last)| *last && (!w.removed || matches!(w.payload, EventPayload::Node(_))))
+        .map(|(w, _)| Event {
             event_type: ty,
             payload: w.payload.clone(),
         })
+        .collect()
+}
+
+/// Whether each write is the last one of its object. Most entries write a
+/// handful of objects (a registration: its job and evaluation), compared
+/// pairwise; a plan may write thousands, hashed.
+fn last_writes(written: &[Written]) -> Vec<bool> {
+    const PAIRWISE_UP_TO: usize = 16;
+    let keys: Vec<WriteKey<'_>> = written.iter().map(|w| write_key(&w.payload)).collect();
+    if keys.len() <= PAIRWISE_UP_TO {
+        return (0..keys.len())
+            .map(|i| !keys[i + 1..].contains(&keys[i]))
+            .collect();
+    }
+    let mut last: HashMap<&WriteKey<'_>, usize> = HashMap::with_capacity(keys.len());
+    for (i, k) in keys.iter().enumerate() {
+        last.insert(k, i);
+    }
+    keys.iter()
+        .enumerate()
+        .map(|(i, k)| last.get(k) == Some(&i))
         .collect()
 }
 

@@ -188,6 +188,41 @@ fn writes_collapse_to_the_last_value_in_last_write_order() {
     }
 }
 
+#[test]
+fn many_writes_collapse_the_same_way_as_a_few() {
+    // Past the pairwise limit the writes are hashed: same rule. Forty jobs
+    // written at versions 0 then 1 (the second pass in reverse order), and
+    // the same ID in another namespace, which is another object.
+    let job = |ns: &str, id: &str, v: u64| {
+        let mut j = Job::new(id, "service");
+        j.namespace = Some(ns.into());
+        j.version = Some(v);
+        Written {
+            payload: EventPayload::Job(Arc::new(j)),
+            removed: false,
+        }
+    };
+    let ids: Vec<String> = (0..40).map(|i| format!("j{i}")).collect();
+    let mut written: Vec<Written> = ids.iter().map(|id| job("default", id, 0)).collect();
+    written.extend(ids.iter().rev().map(|id| job("default", id, 1)));
+    written.push(job("other", "j0", 0));
+    let events = events_from_writes(EventType::JobRegistered, &written);
+    let got: Vec<(String, String, Option<u64>)> = events
+        .iter()
+        .map(|e| match &e.payload {
+            EventPayload::Job(j) => (j.namespace().to_string(), j.id().to_string(), j.version),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    let mut want: Vec<(String, String, Option<u64>)> = ids
+        .iter()
+        .rev()
+        .map(|id| ("default".to_string(), id.clone(), Some(1)))
+        .collect();
+    want.push(("other".into(), "j0".into(), Some(0)));
+    assert_eq!(got, want);
+}
+
 fn ring_with(max: usize) -> (Arc<Mutex<EventRing>>, Arc<Notifier>) {
     (
         Arc::new(Mutex::new(EventRing::new(max))),

@@ -14,7 +14,7 @@ use crate::command::{JobBatchDeregister, JobDeregister, JobRegister};
 use crate::error::ApplyError;
 use crate::snapshot::latest_deployment;
 use crate::table::Table;
-use crate::tables::{job_key, JobKey, PeriodicLaunch};
+use crate::tables::{group_key, job_key, JobKey, PeriodicLaunch};
 
 /// True when `new` differs from `old` in anything but the fields the
 /// servers manage (Nomad's `Job.SpecChanged`).
@@ -41,7 +41,9 @@ fn periodic_child_launch(child_id: &str) -> Option<i64> {
 impl Txn<'_> {
     pub(super) fn job_register(&mut self, c: JobRegister) -> Result<(), ApplyError> {
         let mut job = c.job;
-        job.canonicalize();
+        if !c.canonical {
+            job.canonicalize();
+        }
         if job.id().is_empty() {
             return Err(ApplyError::Invalid("job without an ID".into()));
         }
@@ -190,31 +192,35 @@ impl Txn<'_> {
                 job_status::RUNNING
             };
         }
-        let key = job_key(job.namespace(), job.id());
-        let deployments = self.t.deployments_of_job(&key);
-        if deployments.iter().any(|d| {
-            !matches!(
-                d.status.as_str(),
-                deployment_status::CANCELLED
-                    | deployment_status::FAILED
-                    | deployment_status::SUCCESSFUL
-            )
-        }) {
+        // One key and no copies: a registration computes this twice.
+        let key = group_key(job.namespace(), job.id());
+        let deploying = self.t.deployments_by_job.with_current(&key, |ds| {
+            ds.iter().any(|d| {
+                !matches!(
+                    d.status.as_str(),
+                    deployment_status::CANCELLED
+                        | deployment_status::FAILED
+                        | deployment_status::SUCCESSFUL
+                )
+            })
+        });
+        if deploying {
             return job_status::RUNNING;
         }
-        if self
+        let running = self
             .t
-            .allocs_of_job(&key)
-            .iter()
-            .any(|a| !a.terminal_status())
-        {
+            .allocs_by_job
+            .with_current(&key, |allocs| allocs.iter().any(|a| !a.terminal_status()));
+        if running {
             return job_status::RUNNING;
         }
-        let evals = self.t.evals_of_job(&key);
-        if evals.iter().any(|e| !e.terminal_status()) {
+        let (pending, no_evals) = self.t.evals_by_job.with_current(&key, |evals| {
+            (evals.iter().any(|e| !e.terminal_status()), evals.is_empty())
+        });
+        if pending {
             return job_status::PENDING;
         }
-        if eval_delete || !evals.is_empty() || job.is_stopped() {
+        if eval_delete || !no_evals || job.is_stopped() {
             job_status::DEAD
         } else {
             job_status::PENDING
