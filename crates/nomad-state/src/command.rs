@@ -166,7 +166,13 @@ impl Command {
     pub fn decode(bytes: &[u8]) -> Result<Command, DecodeError> {
         const WHAT: &str = "log entry";
         let body = check_header(bytes, LOG_MAGIC, LOG_FORMAT_VERSION, WHAT)?;
-        serde_json::from_slice(body).map_err(|e| DecodeError::Malformed {
+        // Checked as UTF-8 once, whole: reading from a `&str`, serde_json
+        // does not check each string again (that was ~15% of a decode).
+        let text = std::str::from_utf8(body).map_err(|e| DecodeError::Malformed {
+            what: WHAT,
+            message: e.to_string(),
+        })?;
+        serde_json::from_str(text).map_err(|e| DecodeError::Malformed {
             what: WHAT,
             message: e.to_string(),
         })
@@ -648,5 +654,11 @@ mod tests {
         ));
         let err = Command::decode(b"NL\x01{\"Type\":\"Bogus\"}").unwrap_err();
         assert!(matches!(err, DecodeError::Malformed { .. }));
+        // Bytes that are not UTF-8 inside a string are refused, not read.
+        let err = Command::decode(b"NL\x01{\"Type\":\"Noop\",\"X\":\"\xff\"}").unwrap_err();
+        assert!(
+            matches!(&err, DecodeError::Malformed { message, .. } if message.contains("utf-8")),
+            "{err}"
+        );
     }
 }
