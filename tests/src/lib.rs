@@ -1,6 +1,7 @@
 //! Support for end-to-end tests: finding the built binaries and running them
 //! the way a user would, in a scratch directory.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -78,12 +79,22 @@ pub fn nomad_at(dir: &Path, addr: &str, args: &[&str]) -> Run {
         .into()
 }
 
-/// A free TCP port on 127.0.0.1 (bound and released).
+/// A free TCP port on 127.0.0.1 (bound and released), never one this
+/// process was given before: the kernel may hand a released port out again
+/// at once, and a cluster's servers each take three (an agent once got the
+/// same port for its RPC and HTTP listeners and did not start).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or_else(|e| panic!("cannot find a free port: {e}"))
+    static GIVEN: std::sync::Mutex<BTreeSet<u16>> = std::sync::Mutex::new(BTreeSet::new());
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap_or_else(|e| panic!("cannot find a free port: {e}"));
+        let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+        if given.insert(port) {
+            return port;
+        }
+    }
 }
 
 /// A `nomad agent -dev` running in the background on free ports; it is
@@ -402,5 +413,21 @@ impl Cluster {
             .map(|a| format!("--- {} ---\n{}", a.name, a.logs()))
             .collect::<Vec<_>>()
             .join("\n")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::free_port;
+
+    #[test]
+    fn free_ports_are_never_given_twice() {
+        // Enough picks that the kernel, which may hand a released port out
+        // again at once, would repeat some.
+        let mut ports: Vec<u16> = (0..2_000).map(|_| free_port()).collect();
+        ports.sort_unstable();
+        let n = ports.len();
+        ports.dedup();
+        assert_eq!(ports.len(), n, "a port was given twice");
     }
 }
