@@ -166,16 +166,14 @@ impl Command {
     pub fn decode(bytes: &[u8]) -> Result<Command, DecodeError> {
         const WHAT: &str = "log entry";
         let body = check_header(bytes, LOG_MAGIC, LOG_FORMAT_VERSION, WHAT)?;
+        let malformed = |message: String| DecodeError::Malformed {
+            what: WHAT,
+            message,
+        };
         // Checked as UTF-8 once, whole: reading from a `&str`, serde_json
         // does not check each string again (that was ~15% of a decode).
-        let text = std::str::from_utf8(body).map_err(|e| DecodeError::Malformed {
-            what: WHAT,
-            message: e.to_string(),
-        })?;
-        serde_json::from_str(text).map_err(|e| DecodeError::Malformed {
-            what: WHAT,
-            message: e.to_string(),
-        })
+        let text = std::str::from_utf8(body).map_err(|e| malformed(e.to_string()))?;
+        serde_json::from_str(text).map_err(|e| malformed(e.to_string()))
     }
 }
 

@@ -253,9 +253,7 @@ impl<T: Keyed> Groups<T> {
 
     /// Applies the staged changes of one key and returns its members.
     pub fn current(&mut self, key: &str) -> Arc<[Arc<T>]> {
-        if let Some((k, staged)) = self.pending.remove_entry(key) {
-            self.apply(k, staged);
-        }
+        self.flush_key(key);
         self.map
             .get(key)
             .cloned()
@@ -265,10 +263,15 @@ impl<T: Keyed> Groups<T> {
     /// Reads the members under `key` including staged changes, as
     /// [`Groups::current`] does, without taking a reference to them.
     pub fn with_current<R>(&mut self, key: &str, read: impl FnOnce(&[Arc<T>]) -> R) -> R {
+        self.flush_key(key);
+        read(self.get(key))
+    }
+
+    /// Applies the staged changes of one key.
+    fn flush_key(&mut self, key: &str) {
         if let Some((k, staged)) = self.pending.remove_entry(key) {
             self.apply(k, staged);
         }
-        read(self.get(key))
     }
 
     /// Applies every staged change.

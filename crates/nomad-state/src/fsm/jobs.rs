@@ -214,13 +214,16 @@ impl Txn<'_> {
         if running {
             return job_status::RUNNING;
         }
-        let (pending, no_evals) = self.t.evals_by_job.with_current(&key, |evals| {
-            (evals.iter().any(|e| !e.terminal_status()), evals.is_empty())
+        let (pending, has_evals) = self.t.evals_by_job.with_current(&key, |evals| {
+            (
+                evals.iter().any(|e| !e.terminal_status()),
+                !evals.is_empty(),
+            )
         });
         if pending {
             return job_status::PENDING;
         }
-        if eval_delete || !no_evals || job.is_stopped() {
+        if eval_delete || has_evals || job.is_stopped() {
             job_status::DEAD
         } else {
             job_status::PENDING
