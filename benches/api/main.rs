@@ -19,6 +19,10 @@
 //!   scheduler blocks (no node can run it). Registrations/s, p50/p99;
 //!   baseline: `GET /v1/status/leader` at the same concurrency. Afterwards
 //!   every server must hold every acknowledged job.
+//! * `register SECS SUBMITTERS settle`: the same, then waits until the
+//!   scheduler has processed every evaluation the load left queued (each
+//!   registration ends as a complete evaluation and a blocked one) and
+//!   reports how long that backlog took to work off.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -43,9 +47,13 @@ fn main() {
         .expect("tokio runtime");
     match mode.as_str() {
         "run" => rt.block_on(run(arg(1, 200))),
-        "register" => rt.block_on(register(arg(1, 10) as u64, arg(2, 64))),
+        "register" => rt.block_on(register(
+            arg(1, 10) as u64,
+            arg(2, 64),
+            std::env::args().nth(4).as_deref() == Some("settle"),
+        )),
         _ => {
-            eprintln!("usage: api-harness run [JOBS] | register [SECS] [SUBMITTERS]");
+            eprintln!("usage: api-harness run [JOBS] | register [SECS] [SUBMITTERS] [settle]");
             std::process::exit(2);
         }
     }
@@ -321,7 +329,7 @@ async fn gauge(addr: &str, name: &str) -> Option<f64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
-async fn register(secs: u64, submitters: usize) {
+async fn register(secs: u64, submitters: usize, settle: bool) {
     println!(
         "mode register: 3 servers, {submitters} submitters, {secs} s per phase; load {}",
         uptime()
@@ -392,5 +400,32 @@ async fn register(secs: u64, submitters: usize) {
         "all 3 servers hold the {want} jobs ({:.1} s after the load); {evals} evaluations in the state",
         t.elapsed().as_secs_f64()
     );
+    if settle {
+        // Every registration's evaluation is processed into a complete one
+        // and a blocked one (no node can run the job).
+        let goal = 2 * want;
+        let start_evals = evals as usize;
+        let deadline = Instant::now() + Duration::from_secs(900);
+        let mut evals = start_evals;
+        while evals < goal {
+            assert!(
+                Instant::now() < deadline,
+                "{evals} of {goal} evaluations after {:.0} s",
+                t.elapsed().as_secs_f64()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            evals = gauge(&leader_addr, "nomad_state_evaluations")
+                .await
+                .unwrap_or(0.0) as usize;
+        }
+        // At the end of the load the state held one evaluation per job plus
+        // one blocked evaluation per evaluation already processed.
+        let left = want.saturating_sub(start_evals.saturating_sub(want));
+        let secs = t.elapsed().as_secs_f64();
+        println!(
+            "every evaluation processed {secs:.1} s after the load ({left} were queued: {:.0}/s)",
+            left as f64 / secs
+        );
+    }
     drop(cluster);
 }
