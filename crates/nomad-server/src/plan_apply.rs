@@ -1,11 +1,14 @@
 //! Plan application: re-checking a plan against the newest state before it
 //! is committed (Nomad's `nomad/plan_apply.go`).
 //!
-//! The single applier (see `Server`) takes plans from the plan queue one at
-//! a time, checks each node's part against a snapshot that includes every
+//! The single applier ([`plan_applier`]) takes plans from the plan queue one
+//! at a time, checks each node's part against a snapshot that includes every
 //! earlier plan's result (node still ready, eligible and not draining,
 //! resources still fit, no port collides), and commits the parts that pass
-//! in one `ApplyPlanResults` entry. Parts that fail are left out (a partial
+//! in one `ApplyPlanResults` entry. A plan that places an allocation is
+//! committed before the next plan is checked; one that places nothing (a
+//! deployment, stops) commits while the applier goes on, since nothing it
+//! writes can make a later plan overcommit a node. Parts that fail are left out (a partial
 //! commit) and the result carries a refresh index; an `AllAtOnce` plan is
 //! all or nothing. Rejections are counted per node
 //! ([`crate::bad_nodes`]); a node that reaches the threshold is marked
@@ -19,9 +22,15 @@ use std::sync::Arc;
 use nomad_scheduler::plan::{Plan, PlanResult};
 use nomad_scheduler::resources::{alloc_usage, node_capacity, node_reserved};
 use nomad_state::command::{AllocPreempted, AllocStop, ApplyPlanResults};
+use nomad_state::Command;
 use nomad_state::StateSnapshot;
 use nomad_types::consts::{alloc_client_status, node_eligibility, node_status};
 use nomad_types::Allocation;
+use tokio::sync::mpsc;
+
+use crate::bad_nodes::BadNodeTracker;
+use crate::error::ServerError;
+use crate::server::{PlanRequest, Server};
 
 /// Why a node's part of a plan was refused, or `Ok`.
 pub fn evaluate_node(snap: &StateSnapshot, plan: &Plan, node_id: &str) -> Result<(), String> {
@@ -198,7 +207,7 @@ pub fn evaluate_plan(snap: &StateSnapshot, plan: &Plan) -> PlanResult {
 pub fn bad_nodes(
     snap: &StateSnapshot,
     rejected: &[String],
-    tracker: &mut crate::bad_nodes::BadNodeTracker,
+    tracker: &mut BadNodeTracker,
 ) -> Vec<String> {
     let now = std::time::Instant::now();
     rejected
@@ -268,4 +277,122 @@ pub fn plan_entry(plan: &Plan, result: &PlanResult, now: i64) -> ApplyPlanResult
         ineligible_nodes: Vec::new(),
         updated_at: now,
     }
+}
+
+pub(crate) async fn plan_applier(server: Server, mut rx: mpsc::Receiver<PlanRequest>) {
+    let mut bad_nodes = BadNodeTracker::new(server.inner.config.plan_rejection);
+    while let Some(req) = rx.recv().await {
+        let stale = !req.token.is_empty()
+            && server
+                .inner
+                .broker
+                .outstanding(&req.plan.eval_id)
+                .as_deref()
+                != Some(&req.token);
+        if stale {
+            let _ = req.reply.send(Err(ServerError::BadRequest(format!(
+                "plan for evaluation {} refused: the evaluation is no longer outstanding",
+                req.plan.eval_id
+            ))));
+            continue;
+        }
+        match evaluate_one(&server, &req.plan, &mut bad_nodes) {
+            Err(e) => {
+                let _ = req.reply.send(Err(e));
+            }
+            Ok(Evaluated::Done(result)) => {
+                let _ = req.reply.send(Ok(result));
+            }
+            // A plan that places nothing cannot take capacity another plan
+            // is checked against (its stops only free some, which a later
+            // plan checked without them sees as still taken): the next
+            // plan is evaluated while it commits.
+            Ok(Evaluated::Commit(entry, result))
+                if req.plan.node_allocation.is_empty() && req.plan.node_preemptions.is_empty() =>
+            {
+                let server = server.clone();
+                tokio::spawn(async move {
+                    let res = commit_one(&server, &req.plan, entry, result).await;
+                    let _ = req.reply.send(res);
+                });
+            }
+            Ok(Evaluated::Commit(entry, result)) => {
+                let res = commit_one(&server, &req.plan, entry, result).await;
+                let _ = req.reply.send(res);
+            }
+        }
+    }
+}
+
+/// A plan checked against the newest state.
+enum Evaluated {
+    /// Nothing to write: the result as it is.
+    Done(PlanResult),
+    /// The entry to commit and the result to complete once it is applied.
+    Commit(Box<ApplyPlanResults>, PlanResult),
+}
+
+fn evaluate_one(
+    server: &Server,
+    plan: &Plan,
+    tracker: &mut BadNodeTracker,
+) -> Result<Evaluated, ServerError> {
+    if !server.is_leader() {
+        return Err(ServerError::NoLeader);
+    }
+    let snap = server.inner.reader.snapshot();
+    let mut result = evaluate_plan(&snap, plan);
+    let ineligible = bad_nodes(&snap, &result.rejected_nodes, tracker);
+    for node_id in &ineligible {
+        tracing::warn!(node_id = %node_id, eval_id = %plan.eval_id, "marking node ineligible: too many of its plans were rejected");
+    }
+    if !result.progress_made() && ineligible.is_empty() {
+        result.refresh_index = result.refresh_index.max(snap.latest_index());
+        return Ok(Evaluated::Done(result));
+    }
+    let mut entry = plan_entry(plan, &result, crate::now_nanos());
+    entry.ineligible_nodes = ineligible;
+    if !result.progress_made() {
+        // Only nodes to mark: the evaluation has nothing new to wait for.
+        entry.eval_id.clear();
+    }
+    Ok(Evaluated::Commit(Box::new(entry), result))
+}
+
+async fn commit_one(
+    server: &Server,
+    plan: &Plan,
+    entry: Box<ApplyPlanResults>,
+    mut result: PlanResult,
+) -> Result<PlanResult, ServerError> {
+    let progress = result.progress_made();
+    let applied = server.propose(Command::ApplyPlanResults(*entry)).await?;
+    if let Some(e) = applied.error {
+        return Err(ServerError::Internal(format!(
+            "applying plan for eval {}: {e}",
+            plan.eval_id
+        )));
+    }
+    result.alloc_index = applied.index;
+    if result.refresh_index != 0 {
+        result.refresh_index = applied.index;
+    }
+    tracing::debug!(eval_id = %plan.eval_id, index = applied.index, rejected = result.rejected_nodes.len(), "plan applied");
+    if let Some(job) = &plan.job {
+        server.job_deployments_changed(job.namespace(), job.id());
+    }
+    if !progress {
+        result.refresh_index = applied.index;
+        return Ok(result);
+    }
+    // Stops free capacity on their nodes.
+    if !result.node_update.is_empty() || !result.node_preemptions.is_empty() {
+        let nodes = result
+            .node_update
+            .keys()
+            .chain(result.node_preemptions.keys())
+            .map(String::as_str);
+        server.unblock_nodes(nodes, applied.index);
+    }
+    Ok(result)
 }

@@ -14,7 +14,6 @@ use nomad_types::Evaluation;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
-use crate::bad_nodes::BadNodeTracker;
 use crate::blocked::BlockedEvals;
 use crate::broker::{EvalBroker, Outcome};
 use crate::config::ServerConfig;
@@ -221,7 +220,7 @@ impl Server {
         server.serve_rpc(serf);
         server.spawn(route_applied_evals(server.clone(), evals_rx));
         server.spawn(leader_loop(server.clone()));
-        server.spawn(plan_applier(server.clone(), plan_rx));
+        server.spawn(plan_apply::plan_applier(server.clone(), plan_rx));
         server.spawn(crate::members::membership_loop(server.clone()));
         for i in 0..server.inner.config.num_schedulers.max(1) {
             server.spawn(crate::worker::worker_loop(server.clone(), i));
@@ -744,82 +743,4 @@ async fn leader_loop(server: Server) {
             }
         }
     }
-}
-
-async fn plan_applier(server: Server, mut rx: mpsc::Receiver<PlanRequest>) {
-    let mut bad_nodes = BadNodeTracker::new(server.inner.config.plan_rejection);
-    while let Some(req) = rx.recv().await {
-        let stale = !req.token.is_empty()
-            && server
-                .inner
-                .broker
-                .outstanding(&req.plan.eval_id)
-                .as_deref()
-                != Some(&req.token);
-        let res = if stale {
-            Err(ServerError::BadRequest(format!(
-                "plan for evaluation {} refused: the evaluation is no longer outstanding",
-                req.plan.eval_id
-            )))
-        } else {
-            apply_one(&server, &req.plan, &mut bad_nodes).await
-        };
-        let _ = req.reply.send(res);
-    }
-}
-
-async fn apply_one(
-    server: &Server,
-    plan: &Plan,
-    bad_nodes: &mut BadNodeTracker,
-) -> Result<PlanResult, ServerError> {
-    if !server.is_leader() {
-        return Err(ServerError::NoLeader);
-    }
-    let snap = server.inner.reader.snapshot();
-    let mut result = plan_apply::evaluate_plan(&snap, plan);
-    let ineligible = plan_apply::bad_nodes(&snap, &result.rejected_nodes, bad_nodes);
-    for node_id in &ineligible {
-        tracing::warn!(node_id = %node_id, eval_id = %plan.eval_id, "marking node ineligible: too many of its plans were rejected");
-    }
-    let progress = result.progress_made();
-    if !progress && ineligible.is_empty() {
-        result.refresh_index = result.refresh_index.max(snap.latest_index());
-        return Ok(result);
-    }
-    let mut entry = plan_apply::plan_entry(plan, &result, crate::now_nanos());
-    entry.ineligible_nodes = ineligible;
-    if !progress {
-        // Only nodes to mark: the evaluation has nothing new to wait for.
-        entry.eval_id.clear();
-    }
-    let applied = server.propose(Command::ApplyPlanResults(entry)).await?;
-    if let Some(e) = applied.error {
-        return Err(ServerError::Internal(format!(
-            "applying plan for eval {}: {e}",
-            plan.eval_id
-        )));
-    }
-    result.alloc_index = applied.index;
-    if result.refresh_index != 0 {
-        result.refresh_index = applied.index;
-    }
-    tracing::debug!(eval_id = %plan.eval_id, index = applied.index, rejected = result.rejected_nodes.len(), "plan applied");
-    if let Some(job) = &plan.job {
-        server.job_deployments_changed(job.namespace(), job.id());
-    }
-    if !progress {
-        result.refresh_index = applied.index;
-        return Ok(result);
-    }
-    // Stops free capacity on their nodes.
-    if !result.node_update.is_empty() || !result.node_preemptions.is_empty() {
-        let nodes = result
-            .node_update
-            .keys()
-            .chain(result.node_preemptions.keys())
-            .map(String::as_str);
-        server.unblock_nodes(nodes, applied.index);
-    }
-    Ok(result)
 }

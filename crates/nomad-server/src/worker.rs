@@ -1,7 +1,17 @@
 //! Scheduler workers (Nomad's `nomad/worker.go`): dequeue an evaluation,
 //! wait for a state snapshot at least as new as it, run the scheduler on a
 //! blocking thread, submit its plans to the plan queue, then ack or nack.
+//!
+//! A worker does not wait for the write that ends an evaluation (its final
+//! status, the blocked evaluation it created): it hands that write to a
+//! task of its own, which acks the evaluation once the write is committed
+//! (nacks it if the write fails), and goes on to the next evaluation. The
+//! broker keeps the evaluation outstanding until then, so a job still has
+//! one evaluation in flight at a time; a worker has at most
+//! [`MAX_UNCOMMITTED`] such writes pending. Nomad's worker waits for each
+//! write, so a worker there finishes one evaluation per Raft round trip.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use nomad_scheduler::plan::Plan;
@@ -10,12 +20,16 @@ use nomad_state::command::EvalUpdate;
 use nomad_state::{Command, StateSnapshot};
 use nomad_types::Evaluation;
 use tokio::runtime::Handle;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, Semaphore};
 
 use crate::server::{PlanRequest, Server};
 
+/// Final writes a worker may have uncommitted while it goes on.
+pub(crate) const MAX_UNCOMMITTED: usize = 64;
+
 pub(crate) async fn worker_loop(server: Server, id: usize) {
     let types = server.inner.config.enabled_schedulers.clone();
+    let uncommitted = Arc::new(Semaphore::new(MAX_UNCOMMITTED));
     loop {
         let Some((eval, token)) = server
             .inner
@@ -51,35 +65,81 @@ pub(crate) async fn worker_loop(server: Server, id: usize) {
                 eval_id: ev.id.clone(),
                 token: token_for_planner,
                 snapshot_index,
-                created: Vec::new(),
+                pending: Vec::new(),
             };
             let opts = SchedulerOptions {
                 now: crate::now_nanos(),
                 seed: fastrand::u64(..),
             };
             let out = process_eval(&snap, &mut planner, &ev, &opts);
-            // Evaluations created after the last write (none, normally).
-            planner.write_evals(Vec::new()).map_err(Into::into).and(out)
+            // The writes after the last plan: committed by the worker's
+            // task below, not waited for here.
+            let last = std::mem::take(&mut planner.pending);
+            let last = if last.is_empty() {
+                Ok(last)
+            } else {
+                planner.check_token().map(|()| last)
+            };
+            let last: Result<_, nomad_scheduler::SchedulerError> = last.map_err(Into::into);
+            out.and_then(|o| Ok((o, last?)))
         })
         .await;
-        let out = match res {
-            Ok(Ok(o)) => {
-                tracing::debug!(eval_id = %eval.id, job_id = %eval.job_id, placed = o.allocs_placed, status = %o.eval.status, "evaluation processed");
-                server.inner.broker.ack(&eval.id, &token)
-            }
+        let (o, last) = match res {
+            Ok(Ok(done)) => done,
             Ok(Err(e)) => {
                 tracing::warn!(eval_id = %eval.id, job_id = %eval.job_id, error = %e, "scheduler failed; nacking");
-                server.inner.broker.nack(&eval.id, &token)
+                settle(&server, &eval.id, &token, false).await;
+                continue;
             }
             Err(e) => {
                 tracing::error!(eval_id = %eval.id, error = %e, "scheduler panicked; nacking");
-                server.inner.broker.nack(&eval.id, &token)
+                settle(&server, &eval.id, &token, false).await;
+                continue;
             }
         };
-        match out {
-            Ok(o) => server.handle_broker_outcome(o).await,
-            Err(e) => tracing::warn!(eval_id = %eval.id, error = %e, "ack/nack"),
+        tracing::debug!(eval_id = %eval.id, job_id = %eval.job_id, placed = o.allocs_placed, status = %o.eval.status, "evaluation processed");
+        if last.is_empty() {
+            settle(&server, &eval.id, &token, true).await;
+            continue;
         }
+        let Ok(permit) = Arc::clone(&uncommitted).acquire_owned().await else {
+            return;
+        };
+        let server = server.clone();
+        tokio::spawn(async move {
+            let now = crate::now_nanos();
+            let evals = last.into_iter().map(|e| stamped(e, now)).collect();
+            let committed = match server
+                .propose(Command::EvalUpdate(EvalUpdate { evals }))
+                .await
+            {
+                Ok(a) if a.is_ok() => true,
+                Ok(a) => {
+                    let error = a.error.map(|e| e.to_string()).unwrap_or_default();
+                    tracing::warn!(eval_id = %eval.id, job_id = %eval.job_id, %error, "evaluation update refused; nacking");
+                    false
+                }
+                Err(error) => {
+                    tracing::warn!(eval_id = %eval.id, job_id = %eval.job_id, %error, "evaluation update not committed; nacking");
+                    false
+                }
+            };
+            settle(&server, &eval.id, &token, committed).await;
+            drop(permit);
+        });
+    }
+}
+
+/// Acks (`done`) or nacks an evaluation and acts on what the broker says.
+async fn settle(server: &Server, eval_id: &str, token: &str, done: bool) {
+    let out = if done {
+        server.inner.broker.ack(eval_id, token)
+    } else {
+        server.inner.broker.nack(eval_id, token)
+    };
+    match out {
+        Ok(o) => server.handle_broker_outcome(o).await,
+        Err(e) => tracing::warn!(eval_id = %eval_id, error = %e, "ack/nack"),
     }
 }
 
@@ -95,11 +155,13 @@ struct WorkerPlanner {
     /// creates or re-blocks, so the blocked set can tell whether they
     /// missed a capacity change (Nomad's `Worker.snapshotIndex`).
     snapshot_index: u64,
-    /// Evaluations created (a blocked one, a follow-up) and not written
-    /// yet: they go into the Raft entry of the next write, so a failed
-    /// placement costs one entry (the blocked evaluation with the
-    /// evaluation's new status) instead of two round trips.
-    created: Vec<Evaluation>,
+    /// Evaluation writes not made yet (a created blocked or follow-up
+    /// evaluation, a status update, a re-block), in order, not yet stamped:
+    /// they go into the Raft entry of the next plan's write or, after the
+    /// scheduler returns, the worker's final entry. A failed placement
+    /// costs one entry (the blocked evaluation with the evaluation's new
+    /// status) instead of two round trips.
+    pending: Vec<Evaluation>,
 }
 
 impl WorkerPlanner {
@@ -125,16 +187,16 @@ impl WorkerPlanner {
         }
     }
 
-    /// Writes the pending created evaluations and then `evals` (stamped
-    /// with the time) in one Raft entry.
-    fn write_evals(&mut self, evals: Vec<Evaluation>) -> Result<(), PlannerError> {
-        let mut all = std::mem::take(&mut self.created);
-        if all.is_empty() && evals.is_empty() {
+    /// Writes the pending evaluations (stamped with the time) in one Raft
+    /// entry and waits for it.
+    fn write_pending(&mut self) -> Result<(), PlannerError> {
+        let all = std::mem::take(&mut self.pending);
+        if all.is_empty() {
             return Ok(());
         }
         self.check_token()?;
         let now = crate::now_nanos();
-        all.extend(evals.into_iter().map(|e| stamped(e, now)));
+        let all = all.into_iter().map(|e| stamped(e, now)).collect();
         let server = self.server.clone();
         let r = self.handle.block_on(async move {
             server
@@ -162,8 +224,8 @@ fn stamped(mut e: Evaluation, now: i64) -> Evaluation {
 
 impl Planner<StateSnapshot> for WorkerPlanner {
     fn submit_plan(&mut self, plan: &Plan) -> Result<Submission<StateSnapshot>, PlannerError> {
-        // Evaluations created before the plan are committed before it.
-        self.write_evals(Vec::new())?;
+        // Evaluation writes made before the plan are committed before it.
+        self.write_pending()?;
         self.check_token()?;
         let (tx, rx) = oneshot::channel();
         let req = PlanRequest {
@@ -194,22 +256,28 @@ impl Planner<StateSnapshot> for WorkerPlanner {
         Ok(sub)
     }
 
+    /// Held until the next write (see [`WorkerPlanner::pending`]).
     fn update_eval(&mut self, eval: &Evaluation) -> Result<(), PlannerError> {
-        self.write_evals(vec![eval.clone()])
+        self.check_token()?;
+        self.pending.push(eval.clone());
+        Ok(())
     }
 
-    /// Held until the next write (see [`WorkerPlanner::created`]).
+    /// Held until the next write (see [`WorkerPlanner::pending`]).
     fn create_eval(&mut self, eval: &Evaluation) -> Result<(), PlannerError> {
         self.check_token()?;
         let mut e = eval.clone();
         e.snapshot_index = self.snapshot_index;
-        self.created.push(stamped(e, crate::now_nanos()));
+        self.pending.push(e);
         Ok(())
     }
 
+    /// Held until the next write (see [`WorkerPlanner::pending`]).
     fn reblock_eval(&mut self, eval: &Evaluation) -> Result<(), PlannerError> {
+        self.check_token()?;
         let mut e = eval.clone();
         e.snapshot_index = self.snapshot_index;
-        self.write_evals(vec![e])
+        self.pending.push(e);
+        Ok(())
     }
 }

@@ -170,3 +170,57 @@ async fn a_finished_allocation_unblocks_its_class() {
     hb.abort();
     s.shutdown().await;
 }
+
+/// Workers hand an evaluation's last write to a task and go on; the
+/// evaluation is acknowledged once that write commits. A burst of
+/// evaluations no node can place must each end complete with exactly one
+/// blocked evaluation (none processed twice, none left unacknowledged), and
+/// every deployment the plans created is in the state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_unplaceable_evaluations_is_worked_off_once_each() {
+    let s = testing::start(testing::test_config()).await.expect("start");
+    let jobs: Vec<String> = (0..60).map(|i| format!("burst-{i}")).collect();
+    let mut regs = Vec::new();
+    for id in &jobs {
+        let s = s.clone();
+        let job = constrained(id, "${attr.kernel.name}", "no-such-os");
+        regs.push(tokio::spawn(
+            async move { s.job_register(register(job)).await },
+        ));
+    }
+    for r in regs {
+        r.await.expect("task").expect("register");
+    }
+    let settled = |job: &str| {
+        let snap = s.state().snapshot();
+        let evals = snap.evals_by_job("default", job);
+        let complete = evals.iter().filter(|e| e.status == eval_status::COMPLETE);
+        let blocked = evals.iter().filter(|e| e.status == eval_status::BLOCKED);
+        (complete.count(), blocked.count(), evals.len())
+    };
+    assert!(
+        testing::wait_until(T, || jobs.iter().all(|j| settled(j) == (1, 1, 2))).await,
+        "not every evaluation ended complete with one blocked one: {:?}",
+        jobs.iter()
+            .map(|j| (j.as_str(), settled(j)))
+            .filter(|(_, c)| *c != (1, 1, 2))
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        testing::wait_until(T, || {
+            let st = s.broker().stats();
+            st.ready == 0 && st.unacked == 0 && st.pending == 0
+        })
+        .await,
+        "broker still holds evaluations: {:?}",
+        s.broker().stats()
+    );
+    let snap = s.state().snapshot();
+    for j in &jobs {
+        assert_eq!(
+            snap.deployments_by_job("default", j).len(),
+            1,
+            "{j}: the plan's deployment"
+        );
+    }
+}
