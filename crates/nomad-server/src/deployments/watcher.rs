@@ -29,7 +29,7 @@
 //! failing groups ask for `auto_revert` (see [`super::rollback`]). Every
 //! status change writes an evaluation for the job in the same entry.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use nomad_state::command::{AllocUpdateDesiredTransition, DeploymentPromotion, EvalUpdate};
@@ -76,7 +76,41 @@ struct Memo {
     /// When the last full pass ran.
     last_full: Option<std::time::Instant>,
     /// Progress deadlines still ahead, per deployment, Unix nanoseconds.
-    deadlines: HashMap<String, i64>,
+    deadlines: Deadlines,
+}
+
+/// Progress deadlines by deployment, also in time order so that a pass
+/// finds the due ones without reading the others.
+#[derive(Debug, Default)]
+struct Deadlines {
+    by_id: HashMap<String, i64>,
+    by_time: BTreeSet<(i64, String)>,
+}
+
+impl Deadlines {
+    fn set(&mut self, id: String, t: Option<i64>) {
+        if let Some(old) = self.by_id.remove(&id) {
+            self.by_time.remove(&(old, id.clone()));
+        }
+        if let Some(t) = t {
+            self.by_time.insert((t, id.clone()));
+            self.by_id.insert(id, t);
+        }
+    }
+
+    fn clear(&mut self) {
+        self.by_id.clear();
+        self.by_time.clear();
+    }
+
+    /// The deployments whose deadline is at or before `now`.
+    fn due(&self, now: i64) -> HashSet<String> {
+        self.by_time
+            .iter()
+            .take_while(|(t, _)| *t <= now)
+            .map(|(_, id)| id.clone())
+            .collect()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -314,27 +348,37 @@ impl Server {
                 && memo
                     .last_full
                     .is_none_or(|t| t.elapsed() >= FULL_PASS_EVERY);
-            let due: HashSet<String> = memo
-                .deadlines
-                .iter()
-                .filter(|(_, t)| **t <= now)
-                .map(|(id, _)| id.clone())
-                .collect();
+            let due = memo.deadlines.due(now);
             (force || all || stale || memo.seen == 0, due)
         };
         if !full && dirty.is_empty() && due.is_empty() {
             return;
         }
-        let active: Vec<Arc<Deployment>> = snap
-            .deployments()
-            .filter(|d| {
-                (d.status == deployment_status::RUNNING || d.status == deployment_status::PAUSED)
-                    && (full || dirty.contains(&d.id) || due.contains(&d.id))
-            })
-            .cloned()
-            .collect();
+        let is_active = |d: &Deployment| {
+            d.status == deployment_status::RUNNING || d.status == deployment_status::PAUSED
+        };
+        // A partial pass reads only its deployments (by ID): with many
+        // active deployments, a scan of all of them per change was most of
+        // a pass.
+        let mut deadlines = Vec::new();
+        let active: Vec<Arc<Deployment>> = if full {
+            snap.deployments()
+                .filter(|d| is_active(d))
+                .cloned()
+                .collect()
+        } else {
+            let ids: BTreeSet<&String> = dirty.iter().chain(due.iter()).collect();
+            let mut active = Vec::with_capacity(ids.len());
+            for id in ids {
+                match snap.deployment_by_id(id) {
+                    Some(d) if is_active(&d) => active.push(d),
+                    // Gone or finished: no deadline to keep.
+                    _ => deadlines.push((id.clone(), None)),
+                }
+            }
+            active
+        };
         let mut ok = true;
-        let mut deadlines = Vec::with_capacity(active.len());
         for d in &active {
             let w = self.watch_one(&snap, d, now).await;
             ok &= w.ok;
@@ -354,14 +398,7 @@ impl Server {
             memo.seen = 0;
         }
         for (id, t) in deadlines {
-            match t {
-                Some(t) => {
-                    memo.deadlines.insert(id, t);
-                }
-                None => {
-                    memo.deadlines.remove(&id);
-                }
-            }
+            memo.deadlines.set(id, t);
         }
     }
 
@@ -528,5 +565,33 @@ impl Server {
             None => {}
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Deadlines;
+
+    #[test]
+    fn due_deadlines_are_those_at_or_before_now_and_a_new_time_replaces_the_old() {
+        let mut d = Deadlines::default();
+        d.set("a".into(), Some(10));
+        d.set("b".into(), Some(20));
+        d.set("c".into(), Some(30));
+        let due = |d: &Deadlines, now| {
+            let mut v: Vec<String> = d.due(now).into_iter().collect();
+            v.sort();
+            v
+        };
+        assert_eq!(due(&d, 20), ["a", "b"]);
+        // Moved later: no longer due at 20, and not due twice.
+        d.set("a".into(), Some(25));
+        assert_eq!(due(&d, 20), ["b"]);
+        assert_eq!(due(&d, 25), ["a", "b"]);
+        // Removed.
+        d.set("b".into(), None);
+        assert_eq!(due(&d, 100), ["a", "c"]);
+        d.clear();
+        assert!(d.due(i64::MAX).is_empty());
     }
 }
