@@ -37,11 +37,12 @@ impl Txn<'_> {
 
         // The scheduler reports how many allocations it could not place.
         let key = job_key(&eval.namespace, &eval.job_id);
-        let queued_changes = self.t.job_summaries.get(&key).is_some_and(|js| {
-            eval.queued_allocations
-                .iter()
-                .any(|(tg, num)| js.summary.get(tg).is_some_and(|s| s.queued != *num))
-        });
+        let queued_changes = !eval.queued_allocations.is_empty()
+            && self.t.job_summaries.get(&key).is_some_and(|js| {
+                eval.queued_allocations
+                    .iter()
+                    .any(|(tg, num)| js.summary.get(tg).is_some_and(|s| s.queued != *num))
+            });
         if queued_changes {
             let index = self.index;
             if let Some(slot) = self.t.job_summaries.get_mut(&key) {
