@@ -222,7 +222,7 @@ impl Runner {
             self.shared.update(true, move |rec| rec.health = change);
         }
         const IDLE: std::time::Duration = std::time::Duration::from_secs(3600);
-        let undecided = !rec.alloc.deployment_id.is_empty() && rec.health.is_none();
+        let undecided = health::watched(&rec.alloc) && rec.health.is_none();
         if undecided {
             health::RECHECK
         } else {

@@ -6,7 +6,10 @@
 //! allocation is healthy once every task it waits for has been running for
 //! `min_healthy_time`, and unhealthy as soon as a task fails or a task that
 //! should keep running finishes, or when the `healthy_deadline` passes.
-//! `manual` leaves it to the operator.
+//! `manual` leaves it to the operator. A service allocation outside a
+//! deployment (a replacement a drain placed after the job's deployment
+//! finished) is judged the same way by its group's `migrate` block, since
+//! a drain moves the next allocation only once the last one is healthy.
 //!
 //! The allocation runner calls [`decide`] on every task state change (so a
 //! failure is reported in the same update batch as the failed task) and on
@@ -65,13 +68,22 @@ pub fn reported(rec: &AllocRecord) -> Option<AllocDeploymentStatus> {
         .map(|h| h.status.clone())
 }
 
+/// Whether this client decides the allocation's health: it is part of a
+/// deployment, or of a service job (whose drains wait for it).
+pub fn watched(alloc: &nomad_types::Allocation) -> bool {
+    !alloc.deployment_id.is_empty()
+        || alloc
+            .job
+            .as_ref()
+            .is_some_and(|j| j.job_type() == nomad_types::consts::job_type::SERVICE)
+}
+
 /// The health to report for `rec` at `now` (Unix nanoseconds), or `None`
-/// while it is undecided, when the allocation is not part of a deployment,
-/// when the servers stopped it, or when the servers already know its
-/// health.
+/// while it is undecided, when it is not [`watched`], when the servers
+/// stopped it, or when the servers already know its health.
 pub fn deployment_health(rec: &AllocRecord, now: i64) -> Option<AllocDeploymentStatus> {
     let alloc = &rec.alloc;
-    if alloc.deployment_id.is_empty() || alloc.server_terminal_status() {
+    if !watched(alloc) || alloc.server_terminal_status() {
         return None;
     }
     if alloc
@@ -82,16 +94,30 @@ pub fn deployment_health(rec: &AllocRecord, now: i64) -> Option<AllocDeploymentS
         return None;
     }
     let tg = alloc.job.as_ref()?.lookup_task_group(&alloc.task_group)?;
-    let update = tg.update.as_ref();
-    if update.and_then(|u| u.health_check.as_deref()) == Some("manual") {
+    // In a deployment the group's `update` block says how health is
+    // decided; outside one (a replacement placed by a drain after the
+    // job's deployment finished) its `migrate` block does, as in Nomad: the
+    // drain moves the next allocation only once this one is healthy.
+    let (check, min_healthy, deadline) = if alloc.deployment_id.is_empty() {
+        let m = tg.migrate.as_ref();
+        (
+            m.and_then(|m| m.health_check.as_deref()),
+            m.and_then(|m| m.min_healthy_time),
+            m.and_then(|m| m.healthy_deadline),
+        )
+    } else {
+        let u = tg.update.as_ref();
+        (
+            u.and_then(|u| u.health_check.as_deref()),
+            u.and_then(|u| u.min_healthy_time),
+            u.and_then(|u| u.healthy_deadline),
+        )
+    };
+    if check == Some("manual") {
         return None;
     }
-    let min_healthy = update
-        .and_then(|u| u.min_healthy_time)
-        .map_or(DEFAULT_MIN_HEALTHY, |n| n.0);
-    let deadline = update
-        .and_then(|u| u.healthy_deadline)
-        .map_or(DEFAULT_HEALTHY_DEADLINE, |n| n.0);
+    let min_healthy = min_healthy.map_or(DEFAULT_MIN_HEALTHY, |n| n.0);
+    let deadline = deadline.map_or(DEFAULT_HEALTHY_DEADLINE, |n| n.0);
     let canary = alloc.deployment_status.as_ref().is_some_and(|d| d.canary);
     let verdict = |healthy: bool| AllocDeploymentStatus {
         healthy: Some(healthy),
@@ -197,6 +223,33 @@ mod tests {
         rec
     }
 
+    /// A replacement a drain placed after the job's deployment finished
+    /// has no deployment: its health follows the group's `migrate` block
+    /// (the drain waits for it before moving the next allocation); a batch
+    /// allocation outside a deployment is not watched.
+    #[test]
+    fn outside_a_deployment_a_service_allocation_is_judged_by_its_migrate_block() {
+        let mut rec = record(task_state::RUNNING, false, 100 * S);
+        rec.alloc.deployment_id.clear();
+        let mut job = (**rec.alloc.job.as_ref().expect("job")).clone();
+        job.task_groups[0].migrate = Some(nomad_types::MigrateStrategy {
+            min_healthy_time: Some(Nanos(2 * S)),
+            healthy_deadline: Some(Nanos(60 * S)),
+            ..Default::default()
+        });
+        rec.alloc.job = Some(Arc::new(job.clone()));
+        assert_eq!(deployment_health(&rec, 101 * S), None, "1s of migrate's 2s");
+        assert_eq!(
+            deployment_health(&rec, 102 * S).map(|d| d.healthy),
+            Some(Some(true)),
+            "migrate's min_healthy_time, not update's 10s"
+        );
+        job.job_type = Some("batch".into());
+        rec.alloc.job = Some(Arc::new(job));
+        assert!(!watched(&rec.alloc));
+        assert_eq!(deployment_health(&rec, 200 * S), None);
+    }
+
     #[test]
     fn healthy_after_min_healthy_time_of_running() {
         let rec = record("running", false, 100 * S);
@@ -225,9 +278,12 @@ mod tests {
     }
 
     #[test]
-    fn no_deployment_or_known_health_reports_nothing() {
+    fn a_batch_allocation_outside_a_deployment_or_known_health_reports_nothing() {
         let mut rec = record("running", false, 0);
         rec.alloc.deployment_id.clear();
+        let mut job = (**rec.alloc.job.as_ref().expect("job")).clone();
+        job.job_type = Some("batch".into());
+        rec.alloc.job = Some(Arc::new(job));
         assert_eq!(deployment_health(&rec, 1_000 * S), None);
         let mut rec = record("running", false, 0);
         rec.alloc.deployment_status = Some(AllocDeploymentStatus {
