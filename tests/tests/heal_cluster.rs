@@ -215,6 +215,15 @@ fn a_killed_client_is_replaced_and_a_drain_empties_a_node() {
     );
     assert_eq!(drain.code, 0, "{drain:?}\n{}", server.logs());
     assert!(drain.stdout.contains("Drain complete"), "{}", drain.stdout);
+    // By migrations, each replacement healthy before the next moved (by
+    // its group's migrate block: the job's deployment had finished), not by
+    // the deadline's force-stops.
+    let logs = server.logs();
+    assert!(
+        logs.lines()
+            .any(|l| l.contains("node drain complete") && l.contains("deadline_reached=false")),
+        "the drain ended at its deadline:\n{logs}"
+    );
     let live: Vec<_> = allocs(d, &addr, "four")
         .into_iter()
         .filter(|a| a.2 == "run")
