@@ -25,7 +25,7 @@ use tokio::sync::{oneshot, Semaphore};
 use crate::server::{PlanRequest, Server};
 
 /// Final writes a worker may have uncommitted while it goes on.
-pub(crate) const MAX_UNCOMMITTED: usize = 64;
+const MAX_UNCOMMITTED: usize = 64;
 
 pub(crate) async fn worker_loop(server: Server, id: usize) {
     let types = server.inner.config.enabled_schedulers.clone();
@@ -74,14 +74,12 @@ pub(crate) async fn worker_loop(server: Server, id: usize) {
             let out = process_eval(&snap, &mut planner, &ev, &opts);
             // The writes after the last plan: committed by the worker's
             // task below, not waited for here.
+            let o = out?;
             let last = std::mem::take(&mut planner.pending);
-            let last = if last.is_empty() {
-                Ok(last)
-            } else {
-                planner.check_token().map(|()| last)
-            };
-            let last: Result<_, nomad_scheduler::SchedulerError> = last.map_err(Into::into);
-            out.and_then(|o| Ok((o, last?)))
+            if !last.is_empty() {
+                planner.check_token()?;
+            }
+            Ok::<_, nomad_scheduler::SchedulerError>((o, last))
         })
         .await;
         let (o, last) = match res {
@@ -107,18 +105,8 @@ pub(crate) async fn worker_loop(server: Server, id: usize) {
         };
         let server = server.clone();
         tokio::spawn(async move {
-            let now = crate::now_nanos();
-            let evals = last.into_iter().map(|e| stamped(e, now)).collect();
-            let committed = match server
-                .propose(Command::EvalUpdate(EvalUpdate { evals }))
-                .await
-            {
-                Ok(a) if a.is_ok() => true,
-                Ok(a) => {
-                    let error = a.error.map(|e| e.to_string()).unwrap_or_default();
-                    tracing::warn!(eval_id = %eval.id, job_id = %eval.job_id, %error, "evaluation update refused; nacking");
-                    false
-                }
+            let committed = match commit_evals(&server, last).await {
+                Ok(()) => true,
                 Err(error) => {
                     tracing::warn!(eval_id = %eval.id, job_id = %eval.job_id, %error, "evaluation update not committed; nacking");
                     false
@@ -187,29 +175,32 @@ impl WorkerPlanner {
         }
     }
 
-    /// Writes the pending evaluations (stamped with the time) in one Raft
-    /// entry and waits for it.
+    /// Writes the pending evaluations in one Raft entry and waits for it.
     fn write_pending(&mut self) -> Result<(), PlannerError> {
         let all = std::mem::take(&mut self.pending);
         if all.is_empty() {
             return Ok(());
         }
         self.check_token()?;
-        let now = crate::now_nanos();
-        let all = all.into_iter().map(|e| stamped(e, now)).collect();
         let server = self.server.clone();
-        let r = self.handle.block_on(async move {
-            server
-                .propose(Command::EvalUpdate(EvalUpdate { evals: all }))
-                .await
-        });
-        match r {
-            Ok(a) if a.is_ok() => Ok(()),
-            Ok(a) => Err(PlannerError(
-                a.error.map(|e| e.to_string()).unwrap_or_default(),
-            )),
-            Err(e) => Err(PlannerError(e.to_string())),
-        }
+        self.handle
+            .block_on(async move { commit_evals(&server, all).await })
+    }
+}
+
+/// Writes `evals`, stamped with the time, in one Raft entry.
+async fn commit_evals(server: &Server, evals: Vec<Evaluation>) -> Result<(), PlannerError> {
+    let now = crate::now_nanos();
+    let evals = evals.into_iter().map(|e| stamped(e, now)).collect();
+    match server
+        .propose(Command::EvalUpdate(EvalUpdate { evals }))
+        .await
+    {
+        Ok(a) if a.is_ok() => Ok(()),
+        Ok(a) => Err(PlannerError(
+            a.error.map(|e| e.to_string()).unwrap_or_default(),
+        )),
+        Err(e) => Err(PlannerError(e.to_string())),
     }
 }
 
